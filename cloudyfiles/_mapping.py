@@ -1,0 +1,381 @@
+"""The dict over a bucket: :class:`ObjectMapping` and the ``factory`` behind each backend."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import (
+    ItemsView,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    ValuesView,
+)
+from typing import Any, ClassVar
+
+from ._store import ListPage, ObjectInfo, Store, guess_content_type
+from .common import DEFAULT_BLOCK_SIZE, RemoteObject
+from .errors import KeyExistsError, KeyNotFoundError
+
+__all__ = ["ObjectMapping", "make_factory"]
+
+logger = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+class ObjectMapping(MutableMapping[str, RemoteObject]):
+    """A ``MutableMapping`` from keys to the objects of a bucket under a prefix.
+
+    Instances are made by the class that a backend's ``factory`` returns; every
+    instance of one bucket and prefix is a view of the same stored data. Keys are
+    ``str`` and taken literally: the mapping never decodes, collapses or normalises
+    them. Values read back as lazy :class:`~cloudyfiles.common.RemoteObject` proxies.
+    """
+
+    store: ClassVar[Store]
+    """The bucket that every instance of the class reads and writes."""
+    prefix: ClassVar[str] = ""
+    """Folder that scopes the keys; ``""`` or a string ending in ``/``."""
+    block_size: ClassVar[int] = DEFAULT_BLOCK_SIZE
+    """Block size of the RemoteObjects that the mapping returns."""
+
+    def __init__(self, other: Any = (), /, **kwargs: Any) -> None:
+        self.update(other, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_reopen_mapping, (self.store, self.prefix, self.block_size))
+
+    @property
+    def url(self) -> str:
+        """Location such as ``s3://bucket/prefix/``."""
+        return self.store.url(self.prefix)
+
+    # Keys
+
+    def _full_key(self, key: object) -> str:
+        if not isinstance(key, str):
+            raise TypeError(f"keys must be str, not {type(key).__name__}: {key!r}")
+        full = self.prefix + key
+        if not key:
+            # An empty key would name the prefix itself.
+            self.store.validate_key("")
+        self.store.validate_key(full)
+        return full
+
+    def _object(self, info: ObjectInfo, data: bytes | None = None) -> RemoteObject:
+        return RemoteObject(self.store, info, data=data, block_size=self.block_size)
+
+    # Reads
+
+    def __getitem__(self, key: str) -> RemoteObject:
+        return self._object(self.store.head(self._full_key(key)))
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        try:
+            self.store.head(self._full_key(key))
+        except KeyNotFoundError:
+            return False
+        except ValueError:
+            return False  # a key the store cannot hold is not in it
+        return True
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyNotFoundError:
+            return default
+
+    def _iter_infos(self) -> Iterator[ObjectInfo]:
+        yield from self.store.iter_objects(self.prefix)
+
+    def __iter__(self) -> Iterator[str]:
+        start = len(self.prefix)
+        for info in self._iter_infos():
+            yield info.key[start:]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._iter_infos())
+
+    def values(self) -> ValuesView[RemoteObject]:
+        return _ListedValues(self)
+
+    def items(self) -> ItemsView[str, RemoteObject]:
+        return _ListedItems(self)
+
+    def list_page(
+        self,
+        prefix: str = "",
+        *,
+        delimiter: str | None = "/",
+        token: str | None = None,
+        page_size: int | None = None,
+    ) -> ListPage:
+        """Return one page of a listing below ``prefix``, with keys relative to the mapping.
+
+        With the default ``delimiter``, names that continue past the next ``/`` are
+        grouped into ``prefixes`` (folders). Pass ``next_token`` of a page as ``token``
+        to fetch the next one.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be str, not {type(prefix).__name__}")
+        page = self.store.list_page(
+            self.prefix + prefix, delimiter=delimiter, token=token, page_size=page_size
+        )
+        start = len(self.prefix)
+        return ListPage(
+            objects=[_relative(info, start) for info in page.objects],
+            prefixes=[name[start:] for name in page.prefixes],
+            next_token=page.next_token,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Compare keys, sizes and ETags from listings, never downloading contents.
+
+        Two objects with equal contents but different ETags (a multipart upload and a
+        single upload, or two vendors) compare unequal between two mappings. Against a
+        plain mapping, values whose sizes match are compared by contents.
+        """
+        if isinstance(other, ObjectMapping):
+            if self.store.same_location(other.store) and self.prefix == other.prefix:
+                return True
+            return _listing_signature(self) == _listing_signature(other)
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        start = len(self.prefix)
+        sizes = {info.key[start:]: info.size for info in self._iter_infos()}
+        if sizes.keys() != set(other.keys()):
+            return False
+        return all(self._value_equals(key, sizes[key], other[key]) for key in sizes)
+
+    def _value_equals(self, key: str, size: int, value: Any) -> bool:
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if isinstance(value, bytes | bytearray) and len(value) != size:
+            return False
+        return bool(self[key] == value)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # Writes
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.put(key, value)
+
+    def put(
+        self,
+        key: str,
+        value: Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RemoteObject:
+        """Store ``value`` under ``key`` with an explicit content type and user metadata.
+
+        ``value`` may be bytes-like, ``str`` (stored as UTF-8), a binary file object
+        (streamed in parts), a RemoteObject (copied on the server when the vendor
+        allows), or any other object, stored as its ``str()``. ``content_type`` defaults
+        to a guess from the key's extension. Returns the stored object.
+        """
+        full = self._full_key(key)
+        if metadata is not None:
+            metadata = _validate_metadata(metadata)
+        if isinstance(value, RemoteObject):
+            return self._copy(full, value, content_type, metadata)
+        content_type = content_type or guess_content_type(key)
+        options = {"content_type": content_type, "metadata": metadata or {}}
+        if hasattr(value, "read"):
+            info = self.store.put_stream(full, value, **options)
+        else:
+            info = self.store.put_bytes(full, _to_bytes(value), **options)
+        return self._object(info)
+
+    def _copy(
+        self,
+        full: str,
+        source: RemoteObject,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+    ) -> RemoteObject:
+        if source._data is None and self.store.can_copy_from(source.store):
+            logger.debug("server-side copy %s -> %s", source.url, self.store.url(full))
+            info = self.store.copy_from(
+                source.store, source._info, full, content_type=content_type, metadata=metadata
+            )
+            return self._object(info)
+        options = {
+            "content_type": content_type or source.content_type,
+            "metadata": source.metadata if metadata is None else metadata,
+        }
+        if source._data is not None:
+            info = self.store.put_bytes(full, source._data, **options)
+        else:
+            info = self.store.put_stream(full, source.open(), **options)
+        return self._object(info)
+
+    def __delitem__(self, key: str) -> None:
+        full = self._full_key(key)
+        self.store.head(full)  # KeyError for a missing key, as dict raises
+        self.store.delete(full)
+
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        """Remove ``key`` and return its value, downloaded first so it stays readable."""
+        try:
+            value = self[key]
+        except KeyNotFoundError:
+            if default is _MISSING:
+                raise
+            return default
+        detached = self._object(value.info, data=bytes(value))
+        self.store.delete(value.key)
+        return detached
+
+    def popitem(self) -> tuple[str, RemoteObject]:
+        """Remove and return one (key, value) pair; raise KeyError when empty."""
+        for key in self:
+            try:
+                return key, self.pop(key)
+            except KeyNotFoundError:
+                continue  # deleted by someone else meanwhile
+        raise KeyNotFoundError(f"popitem(): {self.url} is empty")
+
+    def setdefault(self, key: str, default: Any = b"") -> RemoteObject:  # type: ignore[override]
+        """Return the value of ``key``, first storing ``default`` if the key is absent.
+
+        Where the store supports conditional writes the store-if-absent is atomic, so
+        two concurrent callers both get the value that was stored first.
+        """
+        try:
+            return self[key]
+        except KeyNotFoundError:
+            pass
+        full = self._full_key(key)
+        if not self.store.conditional_put or hasattr(default, "read"):
+            self[key] = default
+            return self[key]
+        if isinstance(default, RemoteObject):
+            default = bytes(default)
+        try:
+            info = self.store.put_bytes(
+                full,
+                _to_bytes(default),
+                content_type=guess_content_type(key),
+                metadata={},
+                if_absent=True,
+            )
+        except KeyExistsError:
+            return self[key]
+        return self._object(info)
+
+    def clear(self) -> None:
+        """Delete every key under the prefix with batched delete requests."""
+        batch: list[str] = []
+        deleted = 0
+        for info in self._iter_infos():
+            batch.append(info.key)
+            if len(batch) >= self.store.delete_batch:
+                self.store.delete_many(batch)
+                deleted += len(batch)
+                batch = []
+        if batch:
+            self.store.delete_many(batch)
+            deleted += len(batch)
+        logger.info("cleared %s: deleted %d objects", self.url, deleted)
+
+
+def _to_bytes(value: Any) -> bytes | bytearray | memoryview:
+    if value is None:
+        raise TypeError(
+            "cannot store None: pass bytes, str, a file object or a RemoteObject "
+            "(use b'' for an empty object, or del to remove a key)"
+        )
+    if isinstance(value, bytes | bytearray):
+        return value
+    if isinstance(value, memoryview):
+        return value.cast("B") if value.ndim == 1 and value.format == "B" else value.tobytes()
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return str(value).encode("utf-8")
+
+
+def _validate_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    checked = {}
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"metadata names and values must be str, got {name!r}: {value!r}")
+        if not name or not name.isascii() or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(
+                f"invalid metadata name {name!r}: use ASCII letters, digits, '-' and '_'"
+            )
+        checked[name.lower()] = value
+    return checked
+
+
+def _relative(info: ObjectInfo, start: int) -> ObjectInfo:
+    return ObjectInfo(
+        key=info.key[start:],
+        size=info.size,
+        etag=info.etag,
+        last_modified=info.last_modified,
+        content_type=info.content_type,
+        metadata=info.metadata,
+        version=info.version,
+    )
+
+
+def _listing_signature(mapping: ObjectMapping) -> dict[str, tuple[int, str | None]]:
+    start = len(mapping.prefix)
+    return {info.key[start:]: (info.size, info.etag) for info in mapping._iter_infos()}
+
+
+class _ListedValues(ValuesView[RemoteObject]):
+    """Values built from listings: one request per page, not one per key."""
+
+    _mapping: ObjectMapping
+
+    def __iter__(self) -> Iterator[RemoteObject]:
+        for info in self._mapping._iter_infos():
+            yield self._mapping._object(info)
+
+
+class _ListedItems(ItemsView[str, RemoteObject]):
+    """Items built from listings: one request per page, not one per key."""
+
+    _mapping: ObjectMapping
+
+    def __iter__(self) -> Iterator[tuple[str, RemoteObject]]:
+        start = len(self._mapping.prefix)
+        for info in self._mapping._iter_infos():
+            yield info.key[start:], self._mapping._object(info)
+
+
+def _normalize_prefix(prefix: str) -> str:
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be str, not {type(prefix).__name__}")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return prefix
+
+
+def make_factory(
+    store: Store, prefix: str = "", *, block_size: int = DEFAULT_BLOCK_SIZE
+) -> type[ObjectMapping]:
+    """Return a mapping class bound to ``store`` and ``prefix``, as backends' ``factory`` do.
+
+    A ``prefix`` that does not end in ``/`` gets one, so that it names a folder.
+    """
+    prefix = _normalize_prefix(prefix)
+    if prefix:
+        store.validate_key(prefix + "_")
+    name = f"{type(store).__name__.removesuffix('Store')}Mapping"
+    namespace = {"store": store, "prefix": prefix, "block_size": block_size}
+    return type(name, (ObjectMapping,), namespace)
+
+
+def _reopen_mapping(store: Store, prefix: str, block_size: int) -> ObjectMapping:
+    return make_factory(store, prefix, block_size=block_size)()
+
