@@ -48,6 +48,12 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
     def __reduce__(self) -> tuple[Any, ...]:
         return (_reopen_mapping, (self.store, self.prefix, self.block_size))
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Return HTML and text of one listing page, for Jupyter and IPython."""
+        from ._display import mapping_bundle
+
+        return mapping_bundle(self)
+
     @property
     def url(self) -> str:
         """Location such as ``s3://bucket/prefix/``."""

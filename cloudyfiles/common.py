@@ -148,6 +148,12 @@ class RemoteObject(io.BufferedIOBase):
     def __reduce__(self) -> tuple[Any, ...]:
         return (_reopen_object, (self._store, self._info, self._data, self._block_size))
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Return a preview built from the first bytes only, for Jupyter and IPython."""
+        from ._display import object_bundle
+
+        return object_bundle(self)
+
     # Bytes behaviour
 
     def __len__(self) -> int:
