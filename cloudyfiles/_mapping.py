@@ -16,7 +16,7 @@ from ._store import ListPage, ObjectInfo, Store, guess_content_type
 from .common import DEFAULT_BLOCK_SIZE, RemoteObject
 from .errors import KeyExistsError, KeyNotFoundError
 
-__all__ = ["ObjectMapping", "make_factory"]
+__all__ = ["ObjectMapping", "make_factory", "pop_mapping_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -365,6 +365,15 @@ def _normalize_prefix(prefix: str) -> str:
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     return prefix
+
+
+MAPPING_OPTIONS = ("block_size",)
+"""Factory options that configure the mapping rather than the store."""
+
+
+def pop_mapping_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Remove the mapping's own options from a factory's ``options`` and return them."""
+    return {name: options.pop(name) for name in MAPPING_OPTIONS if name in options}
 
 
 def make_factory(

@@ -92,10 +92,14 @@ class Store(abc.ABC):
     """Largest listing page the vendor returns."""
     delete_batch: ClassVar[int] = 1000
     """Most keys that one batched delete request removes."""
+    process_shared: ClassVar[bool] = True
+    """Whether another process that reopens the store sees the same objects."""
 
     def __init__(self, bucket: str, **options: Any) -> None:
         self.bucket = bucket
         self.options = options
+        self.list_page_size: int | None = options.get("list_page_size")
+        """Page size of the listings behind ``len`` and iteration; None for the vendor's."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.bucket!r})"
@@ -173,7 +177,7 @@ class Store(abc.ABC):
         """Yield every object under ``prefix``, fetching page after page."""
         token = None
         while True:
-            page = self.list_page(prefix, token=token)
+            page = self.list_page(prefix, token=token, page_size=self.list_page_size)
             yield from page.objects
             token = page.next_token
             if token is None:

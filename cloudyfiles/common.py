@@ -412,6 +412,7 @@ class RemoteObject(io.BufferedIOBase):
         if self._pos >= self.size:
             return b""
         if self._pos == 0 and not self._window and self._stream is None:
+            self._pos = self.size
             return bytes(self)
         return self._read_bounded(self.size - self._pos)
 

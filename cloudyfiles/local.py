@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from ._mapping import ObjectMapping, make_factory
+from ._mapping import ObjectMapping, make_factory, pop_mapping_options
 from ._store import ListPage, ObjectInfo, Store, guess_content_type, page_from_sorted
 from .errors import (
     BucketNotFoundError,
@@ -377,7 +377,8 @@ def factory(root: str | os.PathLike[str], prefix: str = "", **options: Any) -> t
     The folder is created on the first write. Raises BucketNotFoundError when ``root``
     exists and is not a folder.
     """
-    store = LocalStore(os.fspath(root))
+    mapping_options = pop_mapping_options(options)
+    store = LocalStore(os.fspath(root), **options)
     if os.path.exists(store.root) and not os.path.isdir(store.root):
         raise BucketNotFoundError(f"{store.root!r} is not a folder; pass a folder as root")
-    return make_factory(store, prefix, **options)
+    return make_factory(store, prefix, **mapping_options)

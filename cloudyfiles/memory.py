@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
-from ._mapping import ObjectMapping, make_factory
+from ._mapping import ObjectMapping, make_factory, pop_mapping_options
 from ._store import ListPage, ObjectInfo, Store, page_from_sorted
 from .errors import KeyExistsError, KeyNotFoundError, ObjectChangedError
 
@@ -60,6 +60,7 @@ class MemoryStore(Store):
 
     scheme = "memory"
     max_key_bytes = 1024
+    process_shared = False
 
     def __init__(self, bucket: str, **options: Any) -> None:
         super().__init__(bucket, **options)
@@ -207,4 +208,5 @@ def factory(name: str | None = None, prefix: str = "", **options: Any) -> type[O
         name = f"anonymous-{uuid.uuid4().hex}"
     if not isinstance(name, str) or not name:
         raise ValueError(f"invalid memory store name {name!r}: pass a non-empty str")
-    return make_factory(MemoryStore(name), prefix, **options)
+    mapping_options = pop_mapping_options(options)
+    return make_factory(MemoryStore(name, **options), prefix, **mapping_options)

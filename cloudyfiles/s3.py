@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
-from ._mapping import ObjectMapping, make_factory
+from ._mapping import ObjectMapping, make_factory, pop_mapping_options
 from ._store import ListPage, ObjectInfo, Store
 from .errors import (
     AccessDeniedError,
@@ -480,7 +480,7 @@ def factory(bucket: str, prefix: str = "", **options: Any) -> type[ObjectMapping
     Options are those of :class:`S3Store`, plus ``create=True`` to create the bucket
     when it does not exist and ``block_size`` for the RemoteObjects it returns.
     """
-    mapping_options = {name: options.pop(name) for name in ("block_size",) if name in options}
+    mapping_options = pop_mapping_options(options)
     create = options.pop("create", False)
     store = S3Store(bucket, **options)
     if create:
