@@ -140,9 +140,9 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
         )
 
     def __eq__(self, other: object) -> bool:
-        """Compare keys, sizes and ETags from listings, never downloading contents.
+        """Compare with another mapping; two cloudyfiles mappings download nothing.
 
-        Two objects with equal contents but different ETags (a multipart upload and a
+        Between two cloudyfiles mappings, keys, sizes and ETags from listings decide. Two objects with equal contents but different ETags (a multipart upload and a
         single upload, or two vendors) compare unequal between two mappings. Against a
         plain mapping, values whose sizes match are compared by contents.
         """
