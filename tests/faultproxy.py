@@ -3,33 +3,33 @@
 :class:`FaultProxy` forwards every request to one upstream server and streams
 bodies both ways. Tests point a client at ``proxy.url`` and then:
 
-- ``proxy.fail_next(n, status=503)`` answers the next *n* requests with that
-  status, ``Retry-After: 0`` and a short XML (S3, Azure, Swift) or JSON (GCS)
+- ``proxy.fail_next(n, status=503)`` responds to the next *n* requests with
+  that status, ``Retry-After: 0`` and a short XML (S3, Azure, Swift) or JSON (GCS)
   error body, without forwarding them;
 - ``proxy.drop_next(n)`` closes the connection of the next *n* requests without
-  an answer;
+  a response;
 - ``proxy.stats`` counts requests and the body bytes sent to the client.
 
 Forwarding: the method, request target (byte for byte), headers and body pass
 unchanged, except the hop-by-hop headers of RFC 9110 section 7.6.1
 (Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade,
-Proxy-Authorization, Proxy-Authenticate) and ``Expect``, because the proxy
-already answered ``100-continue`` itself. Chunked request bodies are decoded
-and sent upstream chunked again. Client and upstream connections are kept
+Proxy-Authorization, Proxy-Authenticate) and ``Expect``, because
+http.server has already sent ``100 Continue`` to the client itself. Chunked
+request bodies are decoded and sent upstream chunked again. Client and upstream connections are kept
 alive: each client connection has its own upstream connection. No
 ``X-Forwarded-*`` headers are added.
 
 The Host header: an S3 client signs the Host it connects to, which is the
 proxy's ``127.0.0.1:PORT``, and the server checks the signature against the
 Host header it receives. So the proxy sends the client's Host unchanged by
-default, and SigV4 signatures verify on SeaweedFS 4.48 (which checks them) and
-moto 5.2 (which does not check them). ``rewrite_host=True`` sends the
-upstream's host:port instead, and SeaweedFS then rejects every signed request
-with 403 SignatureDoesNotMatch. Azure's Shared Key does not sign the Host, and
-Swift's tempauth builds the storage URL from the Host it receives, so with the
-default Swift clients keep talking through the proxy. fake-gcs-server returns
-resumable upload URLs built from its ``-external-url``, so those upload
-requests go around the proxy.
+default, and SigV4 signatures verify on SeaweedFS 4.48, which checks them.
+moto 5.2 accepts any signature by default, so it works either way.
+``rewrite_host=True`` sends the upstream's host:port instead, and SeaweedFS
+then rejects every signed request with 403 SignatureDoesNotMatch. With the
+client's Host kept, the other servers also keep the client on the proxy:
+Azure's Shared Key does not sign the Host, Swift's tempauth builds the storage
+URL from the Host it receives, and the resumable upload requests of
+google-cloud-storage 3.17 against fake-gcs-server go through the proxy too.
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ import json
 import logging
 import select
 import socket
+import sys
 import threading
 from collections import deque
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from http import HTTPStatus
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 __all__ = ["FaultProxy", "ProxyStats", "RequestRecord"]
@@ -57,65 +59,91 @@ _MAX_LINE = 65536
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1), plus Expect: the proxy sends
 # "100 Continue" itself before it reads the body.
-_HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-    "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "expect",
-})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "expect",
+    }
+)
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestRecord:
     """One request that reached the proxy.
 
-    ``outcome`` is "forwarded", "failed" (an injected status), "dropped",
-    "upstream-error" (the proxy answered 502) or "client-error" (the client
-    broke off its request body). ``status`` is None when the proxy sent no
-    status. Byte counts are body bytes only.
+    ``outcome`` is "pending" while the request is in progress, then
+    "forwarded", "failed" (an injected status), "dropped", "upstream-error"
+    (the proxy responded with 502) or "client-error" (the client broke off its
+    request body). ``status`` is None when the proxy sent no status. Byte
+    counts are body bytes only, without chunked framing.
     """
 
     method: str
     path: str
-    outcome: str
-    status: int | None
-    request_bytes: int
-    response_bytes: int
+    outcome: str = "pending"
+    status: int | None = None
+    request_bytes: int = 0
+    response_bytes: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProxyStats:
-    """Counters of a :class:`FaultProxy` since its start or ``reset_stats()``.
+    """Snapshot of the counters of a :class:`FaultProxy`.
 
-    ``bytes_sent`` counts every response body byte written to clients,
-    including injected error bodies. ``bytes_received`` counts request body
-    bytes read from clients, after removing chunked framing.
+    The proxy updates a record before it sends the matching bytes or status
+    to the client, so a client that has received a response always finds it
+    counted. ``bytes_sent`` counts the body bytes of forwarded responses and
+    of injected errors. ``bytes_received`` counts request body bytes read
+    from clients.
     """
 
-    requests: int = 0
-    forwarded: int = 0
-    failed: int = 0
-    dropped: int = 0
-    upstream_errors: int = 0
-    client_errors: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    records: list[RequestRecord] = field(default_factory=list)
+    records: tuple[RequestRecord, ...] = ()
 
-    def add(self, record: RequestRecord) -> None:
-        """Count *record* in the totals and append it to ``records``."""
-        self.requests += 1
-        self.bytes_sent += record.response_bytes
-        self.bytes_received += record.request_bytes
-        if record.outcome == "forwarded":
-            self.forwarded += 1
-        elif record.outcome == "failed":
-            self.failed += 1
-        elif record.outcome == "dropped":
-            self.dropped += 1
-        elif record.outcome == "upstream-error":
-            self.upstream_errors += 1
-        else:
-            self.client_errors += 1
-        self.records.append(record)
+    @property
+    def requests(self) -> int:
+        """Number of requests received, whatever their outcome."""
+        return len(self.records)
+
+    @property
+    def forwarded(self) -> int:
+        """Number of requests forwarded to the upstream server."""
+        return self._count("forwarded")
+
+    @property
+    def failed(self) -> int:
+        """Number of requests that got an injected error status."""
+        return self._count("failed")
+
+    @property
+    def dropped(self) -> int:
+        """Number of requests whose connection was closed without a response."""
+        return self._count("dropped")
+
+    @property
+    def upstream_errors(self) -> int:
+        """Number of requests that got 502 because the upstream server failed."""
+        return self._count("upstream-error")
+
+    @property
+    def bytes_sent(self) -> int:
+        """Response body bytes written to clients."""
+        return sum(record.response_bytes for record in self.records)
+
+    @property
+    def bytes_received(self) -> int:
+        """Request body bytes read from clients."""
+        return sum(record.request_bytes for record in self.records)
+
+    def _count(self, outcome: str) -> int:
+        return sum(1 for record in self.records if record.outcome == outcome)
 
 
 @dataclass(frozen=True)
@@ -157,7 +185,7 @@ class FaultProxy:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._faults: deque[_Fault] = deque()
-        self._stats = ProxyStats()
+        self._records: list[RequestRecord] = []
         self._server: _ProxyServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -176,7 +204,7 @@ class FaultProxy:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> FaultProxy:
-        """Bind a free port on 127.0.0.1 and serve in a background thread; return self."""
+        """Bind a free port on 127.0.0.1, serve in a background thread, and return self."""
         if self._server is not None:
             return self
         self._server = _ProxyServer((HOST, 0), _ProxyHandler, self)
@@ -187,7 +215,9 @@ class FaultProxy:
             daemon=True,
         )
         self._thread.start()
-        log.info("fault proxy %s forwards to %s:%d", self.url, self.upstream_host, self.upstream_port)
+        log.info(
+            "fault proxy %s forwards to %s:%d", self.url, self.upstream_host, self.upstream_port
+        )
         return self
 
     def stop(self) -> None:
@@ -211,14 +241,14 @@ class FaultProxy:
     # Faults and counters
 
     def fail_next(self, count: int = 1, status: int = 503) -> None:
-        """Answer the next *count* requests with *status* instead of forwarding them."""
-        if not 400 <= status <= 599:
-            raise ValueError(f"invalid fault status {status}: expected 400-599")
+        """Respond to the next *count* requests with *status* instead of forwarding them."""
+        if not 400 <= status <= 599 or status not in HTTPStatus._value2member_map_:
+            raise ValueError(f"invalid fault status {status}: expected a 4xx or 5xx HTTP status")
         with self._lock:
             self._faults.extend(_Fault("fail", status) for _ in range(count))
 
     def drop_next(self, count: int = 1) -> None:
-        """Close the connection of the next *count* requests without an answer."""
+        """Close the connection of the next *count* requests without a response."""
         with self._lock:
             self._faults.extend(_Fault("drop") for _ in range(count))
 
@@ -235,14 +265,14 @@ class FaultProxy:
 
     @property
     def stats(self) -> ProxyStats:
-        """Copy of the counters, safe to read while requests go on."""
+        """Snapshot of the counters since the start or the last ``reset_stats()``."""
         with self._lock:
-            return replace(self._stats, records=list(self._stats.records))
+            return ProxyStats(tuple(replace(record) for record in self._records))
 
     def reset_stats(self) -> None:
-        """Set every counter to zero and forget the records."""
+        """Forget every request counted so far."""
         with self._lock:
-            self._stats = ProxyStats()
+            self._records = []
 
     # Used by the request handler
 
@@ -250,15 +280,31 @@ class FaultProxy:
         with self._lock:
             return self._faults.popleft() if self._faults else None
 
-    def _record(self, record: RequestRecord) -> None:
+    def _begin_record(self, method: str, path: str) -> RequestRecord:
+        record = RequestRecord(method, path)
         with self._lock:
-            self._stats.add(record)
+            self._records.append(record)
+        return record
+
+    def _update_record(self, record: RequestRecord, **changes: object) -> None:
+        with self._lock:
+            for name, value in changes.items():
+                setattr(record, name, value)
+
+    def _add_bytes(self, record: RequestRecord, *, received: int = 0, sent: int = 0) -> None:
+        with self._lock:
+            record.request_bytes += received
+            record.response_bytes += sent
 
     def _error_body(self, status: int) -> tuple[bytes, str]:
         phrase = HTTPStatus(status).phrase
         message = f"Fault injected by the test proxy: {status} {phrase}"
         if self.error_format == "json":
-            error = {"code": status, "message": message, "errors": [{"reason": "backendError", "message": message}]}
+            error = {
+                "code": status,
+                "message": message,
+                "errors": [{"reason": "backendError", "message": message}],
+            }
             return json.dumps({"error": error}).encode(), "application/json; charset=UTF-8"
         code = phrase.replace(" ", "")
         body = (
@@ -283,6 +329,14 @@ class _ProxyServer(http.server.ThreadingHTTPServer):
                 self._client_sockets.add(sock)
             else:
                 self._client_sockets.discard(sock)
+
+    def handle_error(self, request, client_address) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            # A client that resets an idle keep-alive connection is normal.
+            log.debug("connection from %s:%d ended: %s", *client_address, error)
+            return
+        log.exception("fault proxy failed on a request from %s:%d", *client_address)
 
     def close_client_connections(self) -> None:
         """Shut down open client sockets, so that idle keep-alive handlers return."""
@@ -335,73 +389,89 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_COPY = do_GET
 
     def _handle(self) -> None:
+        self.record = self.proxy._begin_record(self.command, self.path)
         fault = self.proxy._take_fault()
         if fault is not None and fault.kind == "drop":
             log.debug("dropping %s %s", self.command, self.path)
+            self._update(outcome="dropped")
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            self._record("dropped", None, 0, 0)
             return
         try:
             if fault is not None:
-                self._answer_fault(fault.status)
+                self._send_fault(fault.status)
             else:
                 self._forward()
         except _ClientBodyError as error:
             log.warning("client request %s %s broke off: %s", self.command, self.path, error)
+            self._update(outcome="client-error")
             self.close_connection = True
-            self._record("client-error", None, 0, 0)
         except _UpstreamError as error:
-            log.warning("upstream %s:%d failed for %s %s: %s", self.proxy.upstream_host,
-                        self.proxy.upstream_port, self.command, self.path, error)
+            log.warning(
+                "upstream %s:%d failed for %s %s: %s",
+                self.proxy.upstream_host,
+                self.proxy.upstream_port,
+                self.command,
+                self.path,
+                error,
+            )
+            self._update(outcome="upstream-error", status=502)
             self.close_connection = True
-            self._record("upstream-error", 502, 0, 0)
             try:
                 self.send_error(502, "Bad Gateway", str(error))
             except OSError:
                 pass
 
-    def _record(self, outcome: str, status: int | None, request_bytes: int, response_bytes: int) -> None:
-        self.proxy._record(RequestRecord(self.command, self.path, outcome, status, request_bytes, response_bytes))
+    def _update(self, **changes: object) -> None:
+        self.proxy._update_record(self.record, **changes)
 
     # Request bodies
 
     def _request_body(self) -> Iterator[bytes] | None:
         """Return an iterator over the decoded request body, or None without a body."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return _read_chunked(self.rfile)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length <= 0:
-            return None
-        return _read_exactly(self.rfile, length)
+            chunks = _read_chunked(self.rfile)
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length <= 0:
+                return None
+            chunks = _read_exactly(self.rfile, length)
+        return self._count_received(chunks)
 
-    def _answer_fault(self, status: int) -> None:
-        received = 0
-        body_chunks = self._request_body()
-        for chunk in body_chunks or ():
-            received += len(chunk)
+    def _count_received(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.proxy._add_bytes(self.record, received=len(chunk))
+            yield chunk
+
+    def _send_fault(self, status: int) -> None:
+        # Reading the body keeps the connection usable for the next request.
+        for _ in self._request_body() or ():
+            pass
         body, content_type = self.proxy._error_body(status)
+        if self.command == "HEAD":
+            body = b""
         log.debug("failing %s %s with %d", self.command, self.path, status)
+        self._update(outcome="failed", status=status, response_bytes=len(body))
         self.send_response_only(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Retry-After", "0")
         self.end_headers()
-        sent = 0
-        if self.command != "HEAD":
-            self.wfile.write(body)
-            sent = len(body)
-        self._record("failed", status, received, sent)
+        self.wfile.write(body)
 
     # Forwarding
 
     def _upstream_connection(self) -> tuple[http.client.HTTPConnection, bool]:
         """Return the upstream connection and whether it is reused from a previous request."""
         connection = self.upstream
-        if connection is not None and connection.sock is not None and not _is_dropped(connection.sock):
+        if (
+            connection is not None
+            and connection.sock is not None
+            and not _is_dropped(connection.sock)
+        ):
             return connection, True
         if connection is not None:
             connection.close()
@@ -428,8 +498,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             headers.insert(0, ("Host", f"{self.proxy.upstream_host}:{self.proxy.upstream_port}"))
         return headers
 
-    def _send_request(self) -> tuple[http.client.HTTPResponse, int]:
-        """Send the request upstream and return the response and the request body size."""
+    def _send_request(self) -> http.client.HTTPResponse:
+        """Send the request upstream and return the response."""
         body = self._request_body()
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
         headers = self._outgoing_headers()
@@ -440,37 +510,46 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         # a reused one turns out to be closed by the upstream server.
         for attempt in (1, 2):
             connection, reused = self._upstream_connection()
-            sent = 0
             try:
-                connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                connection.putrequest(
+                    self.command, self.path, skip_host=True, skip_accept_encoding=True
+                )
                 for name, value in headers:
                     connection.putheader(name, value)
                 connection.endheaders()
                 for chunk in body or ():
                     connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
-                    sent += len(chunk)
                 if chunked:
                     connection.send(b"0\r\n\r\n")
-                return connection.getresponse(), sent
+                return connection.getresponse()
+            except _ClientBodyError:
+                connection.close()
+                self.upstream = None
+                raise
             except (OSError, http.client.HTTPException) as error:
                 connection.close()
                 self.upstream = None
                 if attempt == 1 and reused and body is None:
-                    log.debug("reused upstream connection failed (%s), retrying on a new one", error)
+                    log.debug(
+                        "reused upstream connection failed (%s), retrying on a new one", error
+                    )
                     continue
                 raise _UpstreamError(f"{type(error).__name__}: {error}") from error
         raise AssertionError("unreachable")
 
     def _forward(self) -> None:
-        response, request_bytes = self._send_request()
+        response = self._send_request()
         has_length = response.getheader("Content-Length") is not None
-        bodiless = self.command == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200
+        bodiless = (
+            self.command == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200
+        )
         # Without a length the body must be re-framed: chunked for an
         # HTTP/1.1 client, or ended by closing the connection.
         rechunk = not has_length and not bodiless and self.request_version == "HTTP/1.1"
         if not has_length and not bodiless and not rechunk:
             self.close_connection = True
 
+        self._update(outcome="forwarded", status=response.status)
         self.send_response_only(response.status, response.reason)
         for name, value in response.msg.items():
             if name.lower() not in _HOP_BY_HOP:
@@ -481,33 +560,35 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
 
-        sent = 0
         try:
             while True:
                 chunk = response.read(_CHUNK_SIZE)
                 if not chunk:
                     break
+                self.proxy._add_bytes(self.record, sent=len(chunk))
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if rechunk else chunk)
-                sent += len(chunk)
             if rechunk:
                 self.wfile.write(b"0\r\n\r\n")
         except (OSError, http.client.HTTPException) as error:
             # The status line is out, so the only signal left is closing.
-            log.warning("streaming the response of %s %s failed: %s", self.command, self.path, error)
+            log.warning(
+                "streaming the response of %s %s failed: %s", self.command, self.path, error
+            )
             self.close_connection = True
         finally:
             if response.will_close and self.upstream is not None:
                 self.upstream.close()
                 self.upstream = None
-            self._record("forwarded", response.status, request_bytes, sent)
 
 
 def _read_exactly(stream: BinaryIO, length: int) -> Iterator[bytes]:
     remaining = length
     while remaining:
-        data = stream.read(min(remaining, _CHUNK_SIZE))
+        data = _read_client(stream.read, min(remaining, _CHUNK_SIZE))
         if not data:
-            raise _ClientBodyError(f"client closed the connection with {remaining} body bytes unsent")
+            raise _ClientBodyError(
+                f"client closed the connection with {remaining} body bytes unsent"
+            )
         remaining -= len(data)
         yield data
 
@@ -515,17 +596,24 @@ def _read_exactly(stream: BinaryIO, length: int) -> Iterator[bytes]:
 def _read_chunked(stream: BinaryIO) -> Iterator[bytes]:
     """Decode a chunked body (RFC 9112 section 7.1) and skip its trailers."""
     while True:
-        line = stream.readline(_MAX_LINE)
+        line = _read_client(stream.readline, _MAX_LINE)
         try:
             size = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError:
             raise _ClientBodyError(f"invalid chunk size line {line[:80]!r}") from None
         if size == 0:
-            while stream.readline(_MAX_LINE) not in (b"\r\n", b"\n", b""):
+            while _read_client(stream.readline, _MAX_LINE) not in (b"\r\n", b"\n", b""):
                 pass
             return
         yield from _read_exactly(stream, size)
-        stream.readline(_MAX_LINE)
+        _read_client(stream.readline, _MAX_LINE)
+
+
+def _read_client(read, size: int) -> bytes:
+    try:
+        return read(size)
+    except OSError as error:
+        raise _ClientBodyError(f"reading the request body failed: {error}") from error
 
 
 def _is_dropped(sock: socket.socket) -> bool:

@@ -2,10 +2,11 @@
 
 Each launcher runs one server (or, for Swift, a small group of processes) on
 free loopback ports, keeps the server's files and logs in a data directory,
-waits until the server answers, and stops it by PID: SIGTERM first, then
+waits until the server responds, and stops it by PID: SIGTERM first, then
 SIGKILL when the process outlives ``stop_timeout``. A started launcher is also
-registered with :mod:`atexit`, so an interrupted test run leaves no server
-behind unless the interpreter itself is killed.
+registered with :mod:`atexit`, so a test run that ends early, by an
+exception or Ctrl-C, leaves no server behind. A signal that kills the
+interpreter (SIGKILL, or SIGTERM without a handler) skips atexit.
 
 Usage::
 
@@ -63,12 +64,17 @@ CACHE_DIR = REPO_ROOT / ".cache"
 HOST = "127.0.0.1"
 
 _PORT_ATTEMPTS = 3
-_ADDRESS_IN_USE = re.compile(r"address already in use|EADDRINUSE", re.IGNORECASE)
+# How the servers log a taken port: "address already in use" (fake-gcs-server,
+# moto, memcached), EADDRINUSE (Azurite), "Could not bind to 127.0.0.1:PORT"
+# (Swift) and "Port allocation failed: port N ... is not available" (weed mini).
+_ADDRESS_IN_USE = re.compile(
+    r"address already in use|EADDRINUSE|could not bind|port allocation failed", re.IGNORECASE
+)
 _LOG_TAIL_LINES = 40
 
 
 class ServerError(RuntimeError):
-    """Raised when a server program is missing, fails to start or stops badly."""
+    """Raised when a server program is missing or the server fails to start."""
 
 
 # --- Locating programs -------------------------------------------------------
@@ -159,7 +165,7 @@ def _free_port_with_offset(offset: int) -> int:
 
 
 def http_status(url: str, timeout: float = 1.0) -> int | None:
-    """Send GET *url* and return the status code, or None when nothing answers.
+    """Send GET *url* and return the status code, or None when nothing responds.
 
     Uses http.client directly so that proxy environment variables never apply.
     """
@@ -187,11 +193,12 @@ def _is_listening(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _read_tail(path: Path, lines: int) -> str:
+def _read_tail(path: Path, lines: int, start: int = 0) -> str:
+    """Return the last *lines* lines of *path*, ignoring the bytes before *start*."""
     try:
         with path.open("rb") as file:
             file.seek(0, os.SEEK_END)
-            file.seek(max(0, file.tell() - 64 * 1024))
+            file.seek(max(start, file.tell() - 64 * 1024))
             text = file.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
@@ -204,10 +211,15 @@ def _read_tail(path: Path, lines: int) -> str:
 class _ManagedProcess:
     """A child process whose stdout and stderr go to a log file."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None
+    ):
         self.name = name
         self.log_path = log_path
+        # Appending keeps the logs of earlier starts in a reused data dir, and
+        # the offset keeps them out of this run's log tail.
         self._log_file: IO[bytes] = log_path.open("ab")
+        self._log_start = self._log_file.tell()
         log.debug("starting %s: %s", name, " ".join(argv))
         try:
             # A new session keeps a Ctrl-C in the terminal from reaching the
@@ -249,7 +261,7 @@ class _ManagedProcess:
             self._log_file.close()
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        return _read_tail(self.log_path, lines)
+        return _read_tail(self.log_path, lines, self._log_start)
 
 
 class _PortInUse(Exception):
@@ -268,7 +280,7 @@ class Server:
     Args:
         data_dir: directory for the server's files and logs. When omitted,
             a temporary directory is created and removed again by ``stop()``.
-        start_timeout: seconds to wait for the server to answer.
+        start_timeout: seconds to wait for the server to respond.
         stop_timeout: seconds between SIGTERM and SIGKILL.
     """
 
@@ -284,7 +296,9 @@ class Server:
     ):
         self._requested_data_dir = Path(data_dir) if data_dir is not None else None
         self._data_dir: Path | None = None
-        self.start_timeout = start_timeout if start_timeout is not None else self.default_start_timeout
+        self.start_timeout = (
+            start_timeout if start_timeout is not None else self.default_start_timeout
+        )
         self.stop_timeout = stop_timeout
         self.port: int | None = None
         self.start_seconds: float | None = None
@@ -311,10 +325,10 @@ class Server:
         return [process.pid for process in self._processes]
 
     def start(self) -> Server:
-        """Start the server and wait until it answers; return self.
+        """Start the server, wait until it responds, and return self.
 
         Raises ServerError when a program is missing, a process exits early,
-        or the server does not answer within ``start_timeout`` seconds.
+        or the server does not respond within ``start_timeout`` seconds.
         """
         if self._processes:
             return self
@@ -329,9 +343,11 @@ class Server:
                 if attempt == _PORT_ATTEMPTS:
                     self._remove_data_dir()
                     raise ServerError(
-                        f"{self.name} failed to bind a port {attempt} times; last log:\n{error}"
+                        f"{self.name} failed to bind a port {attempt} times. Last log:\n{error}"
                     ) from None
-                log.warning("%s: a port was taken, retrying with new ports (attempt %d)", self.name, attempt)
+                log.warning(
+                    "%s: a port was taken, retrying with new ports (attempt %d)", self.name, attempt
+                )
                 continue
             except BaseException:
                 self._stop_processes()
@@ -340,7 +356,13 @@ class Server:
             break
         self.start_seconds = time.monotonic() - started
         atexit.register(self.stop)
-        log.info("%s started in %.2f s: %s (pids %s)", self.name, self.start_seconds, self._describe(), self.pids)
+        log.info(
+            "%s started in %.2f s: %s (pids %s)",
+            self.name,
+            self.start_seconds,
+            self._describe(),
+            self.pids,
+        )
         return self
 
     def stop(self) -> None:
@@ -353,9 +375,11 @@ class Server:
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """Return the last *lines* lines of each log file of the server."""
-        paths = [process.log_path for process in self._processes] + self._extra_logs
         sections = []
-        for path in paths:
+        for process in self._processes:
+            tail = process.log_tail(lines)
+            sections.append(f"--- {process.log_path} ---\n{tail or '(empty)'}")
+        for path in self._extra_logs:
             tail = _read_tail(path, lines)
             sections.append(f"--- {path} ---\n{tail or '(empty)'}")
         return "\n".join(sections)
@@ -382,7 +406,7 @@ class Server:
         return f"http://{HOST}:{self.port}"
 
     def _after_stop(self) -> None:
-        """Release resources other than processes; called by stop()."""
+        """Release resources other than processes. stop() calls it after the processes exit."""
 
     # Helpers
 
@@ -391,7 +415,9 @@ class Server:
             raise ServerError(f"{self.name} is not started: call start() first")
         return self.port
 
-    def _spawn(self, name: str, argv: list[str | os.PathLike[str]], env: dict[str, str] | None = None) -> None:
+    def _spawn(
+        self, name: str, argv: list[str | os.PathLike[str]], env: dict[str, str] | None = None
+    ) -> None:
         log_path = self.data_dir / f"{name}.log"
         self._processes.append(_ManagedProcess(name, [str(arg) for arg in argv], log_path, env))
 
@@ -412,13 +438,13 @@ class Server:
         while True:
             self._check_processes_alive()
             if self._is_ready():
-                # A crash right after the first answer means that another
-                # program answered on our port.
+                # A crash right after the first response means that another
+                # program responded on our port.
                 self._check_processes_alive()
                 return
             if time.monotonic() > deadline:
                 raise ServerError(
-                    f"{self.name} did not answer within {self.start_timeout:g} s "
+                    f"{self.name} did not respond within {self.start_timeout:g} s "
                     f"({self._describe()}); log tail:\n{self.log_tail()}"
                 )
             time.sleep(0.05)
@@ -464,7 +490,7 @@ class SeaweedFS(Server):
     region = "us-east-1"
 
     # weed mini's admin worker dials the admin gRPC port at admin.port + 10000,
-    # whatever -admin.port.grpc says (seen with SeaweedFS 4.48).
+    # ignoring -admin.port.grpc (seen with SeaweedFS 4.48).
     _ADMIN_GRPC_OFFSET = 10000
 
     def __init__(self, *args, **kwargs):
@@ -478,11 +504,11 @@ class SeaweedFS(Server):
 
     def _launch(self) -> None:
         weed = find_executable("weed", "CLOUDYFILES_WEED")
-        master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = free_ports(8)
+        ports = free_ports(8)
+        master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = ports
         admin = _free_port_with_offset(self._ADMIN_GRPC_OFFSET)
         self.port = s3
-        self._ports = [master, master_grpc, volume, volume_grpc, filer, filer_grpc,
-                       s3, s3_grpc, admin, admin + self._ADMIN_GRPC_OFFSET]
+        self._ports = [*ports, admin, admin + self._ADMIN_GRPC_OFFSET]
 
         config_path = self.data_dir / "s3.json"
         identity = {
@@ -498,33 +524,39 @@ class SeaweedFS(Server):
         # start, so a reused data dir would bring back the old ports.
         (store / "mini.options").unlink(missing_ok=True)
 
-        self._spawn("weed", [
-            weed, "mini",
-            f"-dir={store}",
-            f"-ip={HOST}",
-            f"-ip.bind={HOST}",
-            f"-master.port={master}",
-            f"-master.port.grpc={master_grpc}",
-            f"-volume.port={volume}",
-            f"-volume.port.grpc={volume_grpc}",
-            f"-filer.port={filer}",
-            f"-filer.port.grpc={filer_grpc}",
-            f"-s3.port={s3}",
-            f"-s3.port.grpc={s3_grpc}",
-            f"-admin.port={admin}",
-            f"-admin.port.grpc={admin + self._ADMIN_GRPC_OFFSET}",
-            "-admin.ui=false",
-            "-webdav=false",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            "-master.telemetry=false",
-            # By default weed mini allows one volume per GiB of free disk and
-            # each bucket with data takes a volume, so many buckets would fail
-            # with "No writable volumes".
-            "-volume.max=1000",
-            "-s3.allowDeleteBucketNotEmpty=false",
-            f"-s3.config={config_path}",
-        ])
+        self._spawn(
+            "weed",
+            [
+                weed,
+                "mini",
+                f"-dir={store}",
+                f"-ip={HOST}",
+                f"-ip.bind={HOST}",
+                f"-master.port={master}",
+                f"-master.port.grpc={master_grpc}",
+                f"-volume.port={volume}",
+                f"-volume.port.grpc={volume_grpc}",
+                f"-filer.port={filer}",
+                f"-filer.port.grpc={filer_grpc}",
+                f"-s3.port={s3}",
+                f"-s3.port.grpc={s3_grpc}",
+                f"-admin.port={admin}",
+                f"-admin.port.grpc={admin + self._ADMIN_GRPC_OFFSET}",
+                "-admin.ui=false",
+                "-webdav=false",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                # weed mini sends usage statistics to telemetry.seaweedfs.com
+                # unless this is off.
+                "-master.telemetry=false",
+                # By default weed mini allows one volume per GiB of free disk and
+                # each bucket with data takes a volume, so many buckets would fail
+                # with "No writable volumes".
+                "-volume.max=1000",
+                "-s3.allowDeleteBucketNotEmpty=false",
+                f"-s3.config={config_path}",
+            ],
+        )
 
     def _is_ready(self) -> bool:
         return http_status(f"{self.endpoint_url}/healthz") == 200
@@ -588,16 +620,19 @@ class FakeGCS(Server):
     def _launch(self) -> None:
         binary = _find_fake_gcs_server()
         (self.port,) = free_ports(1)
-        self._spawn("fake-gcs-server", [
-            binary,
-            "-scheme", "http",
-            "-host", HOST,
-            "-port", self.port,
-            "-backend", "memory",
-            "-external-url", self.endpoint,
-            "-public-host", f"{HOST}:{self.port}",
-            "-log-level", "warn",
-        ])
+        self._spawn(
+            "fake-gcs-server",
+            [
+                binary,
+                "-scheme=http",
+                f"-host={HOST}",
+                f"-port={self.port}",
+                "-backend=memory",
+                f"-external-url={self.endpoint}",
+                f"-public-host={HOST}:{self.port}",
+                "-log-level=warn",
+            ],
+        )
 
     def _is_ready(self) -> bool:
         return http_status(f"{self.endpoint}/storage/v1/b") == 200
@@ -637,24 +672,31 @@ class Azurite(Server):
 
     def _launch(self) -> None:
         azurite_blob = find_executable(
-            "azurite-blob", "CLOUDYFILES_AZURITE_BLOB", (CACHE_DIR / "azurite" / "node_modules" / ".bin",)
+            "azurite-blob",
+            "CLOUDYFILES_AZURITE_BLOB",
+            (CACHE_DIR / "azurite" / "node_modules" / ".bin",),
         )
         (self.port,) = free_ports(1)
-        self._spawn("azurite-blob", [
-            azurite_blob,
-            "--blobHost", HOST,
-            "--blobPort", self.port,
-            # Azurite rejects --location together with --inMemoryPersistence,
-            # so the data dir (the working directory) holds only the log.
-            "--inMemoryPersistence",
-            "--loose",
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--silent",
-        ])
+        self._spawn(
+            "azurite-blob",
+            [
+                azurite_blob,
+                "--blobHost",
+                HOST,
+                "--blobPort",
+                self.port,
+                # Azurite rejects --location together with --inMemoryPersistence,
+                # so the data dir (the working directory) holds only the log.
+                "--inMemoryPersistence",
+                "--loose",
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--silent",
+            ],
+        )
 
     def _is_ready(self) -> bool:
-        # Any HTTP answer will do: an unsigned request gets an error status.
+        # Any HTTP response will do, because an unsigned request gets an error status.
         return http_status(f"{self.account_url}?comp=list") is not None
 
 
@@ -694,7 +736,9 @@ class _SyslogSink:
         self._socket.settimeout(0.2)
         self.port: int = self._socket.getsockname()[1]
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._receive, name=f"syslog-sink-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._receive, name=f"syslog-sink-{self.port}", daemon=True
+        )
         self._thread.start()
 
     def _receive(self) -> None:
@@ -721,7 +765,7 @@ class Swift(Server):
     Runs five processes: memcached, and Swift's account, container, object and
     proxy servers with ``workers = 0``. The rings embed the servers' ports, so
     every start builds new rings in the data dir (one interpreter run, about
-    0.5 s here). Authenticate with ``swiftclient.Connection(authurl=auth_url,
+    0.3 s on a 2-core test machine). Authenticate with ``swiftclient.Connection(authurl=auth_url,
     user=user, key=key)``.
 
     Programs: Swift's scripts from ``.cache/swift-venv/bin``
@@ -780,9 +824,14 @@ class Swift(Server):
         self._spawn("swift-proxy-server", [bin_dir / "swift-proxy-server", conf])
 
     def _is_ready(self) -> bool:
-        ports = [*self._backend_ports, self._memcached_port]
-        if not all(_is_listening(port) for port in ports if port is not None):
+        if self._memcached_port is None or not _is_listening(self._memcached_port):
             return False
+        # Any HTTP status shows that a backend server runs. A bare TCP connect
+        # is not enough, because Swift retries a taken port for bind_timeout
+        # seconds while the other program accepts connections.
+        for port in self._backend_ports:
+            if http_status(f"http://{HOST}:{port}/") is None:
+                return False
         return http_status(f"http://{HOST}:{self.port}/healthcheck") == 200
 
     def _after_stop(self) -> None:
@@ -812,7 +861,9 @@ class Swift(Server):
         argv = [str(bin_dir / "python"), "-c", _SWIFT_RING_SCRIPT, str(swift_dir), *map(str, ports)]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
-            raise ServerError(f"building Swift rings failed with code {result.returncode}:\n{result.stderr}")
+            raise ServerError(
+                f"building Swift rings failed with code {result.returncode}:\n{result.stderr}"
+            )
 
     @staticmethod
     def _write_swift_conf(swift_dir: Path) -> None:
@@ -833,6 +884,8 @@ class Swift(Server):
             f"bind_ip = {HOST}\n"
             f"bind_port = {port}\n"
             "workers = 0\n"
+            # Swift retries a taken port for bind_timeout seconds (default 30).
+            "bind_timeout = 3\n"
             f"swift_dir = {swift_dir}\n"
             f"log_name = {log_name}\n"
             f"log_udp_host = {HOST}\n"
@@ -863,11 +916,23 @@ class Swift(Server):
             f"[pipeline:main]\npipeline = {_SWIFT_PROXY_PIPELINE}\n",
             "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n",
             f"[filter:tempauth]\nuse = egg:swift#tempauth\n{user_option} = {self.key} .admin\n",
-            f"[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = {HOST}:{memcached_port}\n",
+            "[filter:cache]\nuse = egg:swift#memcache\n"
+            f"memcache_servers = {HOST}:{memcached_port}\n",
             "[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n",
         ]
-        for name in ("catch_errors", "gatekeeper", "healthcheck", "listing_formats", "bulk",
-                     "tempurl", "copy", "slo", "dlo", "versioned_writes", "symlink"):
+        for name in (
+            "catch_errors",
+            "gatekeeper",
+            "healthcheck",
+            "listing_formats",
+            "bulk",
+            "tempurl",
+            "copy",
+            "slo",
+            "dlo",
+            "versioned_writes",
+            "symlink",
+        ):
             sections.append(f"[filter:{name}]\nuse = egg:swift#{name}\n")
         path = swift_dir / "proxy-server.conf"
         path.write_text("\n".join(sections))
