@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar
 
-from .errors import InvalidKeyError, NotSupportedError
+from .errors import InvalidKeyError, KeyNotFoundError, NotSupportedError
 
 __all__ = ["ListPage", "ObjectInfo", "Store", "guess_content_type", "page_from_sorted"]
 
@@ -82,6 +82,8 @@ class Store(abc.ABC):
     """Whether keys with leading, trailing or doubled ``/`` are stored literally."""
     dot_segments: ClassVar[bool] = True
     """Whether keys with ``.`` or ``..`` path segments are stored literally."""
+    reserved_keys: ClassVar[frozenset[str]] = frozenset()
+    """Whole keys the vendor forbids although their parts are allowed (GCS: ``.``)."""
     nested_keys: ClassVar[bool] = True
     """Whether one key may be an object and the folder of others (``a`` and ``a/b``)."""
     conditional_put: ClassVar[bool] = True
@@ -127,6 +129,11 @@ class Store(abc.ABC):
                 f"invalid key {key[:60]!r}...: it is {size} bytes in UTF-8, and "
                 f"{self.scheme} keys may be at most {self.max_key_bytes} bytes"
             )
+        if key in self.reserved_keys:
+            raise InvalidKeyError(
+                f"invalid key {key!r}: {self.scheme} object names cannot be any of "
+                f"{sorted(self.reserved_keys)}"
+            )
         segments = key.split("/")
         if not self.literal_slashes and "" in segments:
             raise InvalidKeyError(
@@ -144,6 +151,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def head(self, key: str) -> ObjectInfo:
         """Return the complete metadata of the object; raise KeyNotFoundError if absent."""
+
+    def exists(self, key: str) -> bool:
+        """Return whether an object is stored under ``key``, with one metadata request.
+
+        The default sends :meth:`head`; backends override this with a cheaper check.
+        """
+        try:
+            self.head(key)
+        except KeyNotFoundError:
+            return False
+        return True
+
+    def lookup(self, key: str, first_bytes: int) -> tuple[ObjectInfo, bytes | None]:
+        """Return the complete metadata of the object and, optionally, its first bytes.
+
+        A backend may fetch both with one ranged GET of ``[0, first_bytes)``, and then
+        returns the bytes it received: the whole contents when the object is no longer
+        than ``first_bytes``. The default sends :meth:`head` and returns None for the
+        bytes. Raises KeyNotFoundError if the key is absent.
+        """
+        return self.head(key), None
 
     @abc.abstractmethod
     def get_range(self, info: ObjectInfo, start: int, stop: int) -> bytes:

@@ -56,8 +56,8 @@ try:
     from google.api_core import exceptions as api_exceptions
     from google.api_core import retry as api_retry
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud._helpers import _rfc3339_nanos_to_datetime
     from google.cloud import storage
+    from google.cloud._helpers import _rfc3339_nanos_to_datetime
     from google.cloud.storage import retry as storage_retry
     from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 except ImportError as error:  # pragma: no cover - exercised without the extra
@@ -103,6 +103,7 @@ class GCSStore(Store):
 
     scheme = "gs"
     max_key_bytes = 1024
+    reserved_keys = frozenset({".", ".."})
     page_limit = 1000
     delete_batch = 1000
 
@@ -197,8 +198,6 @@ class GCSStore(Store):
                 f"invalid key {key!r}: GCS object names must not contain carriage "
                 "return or line feed characters"
             )
-        if key in (".", ".."):
-            raise InvalidKeyError(f"invalid key {key!r}: GCS object names cannot be '.' or '..'")
         if key.startswith(_ACME_PREFIX):
             raise InvalidKeyError(
                 f"invalid key {key!r}: GCS object names cannot start with {_ACME_PREFIX!r}"
@@ -545,9 +544,7 @@ def translate_error(
     write finding an object; ``listing`` reads not found as a missing bucket.
     """
     if isinstance(error, api_exceptions.RetryError) and error.cause is not None:
-        return translate_error(
-            error.cause, url, changed=changed, exists=exists, listing=listing
-        )
+        return translate_error(error.cause, url, changed=changed, exists=exists, listing=listing)
     if isinstance(error, api_exceptions.GoogleAPICallError | InvalidResponse):
         return _translate_status(error, url, changed=changed, exists=exists, listing=listing)
     if isinstance(error, google.auth.exceptions.DefaultCredentialsError):
@@ -669,9 +666,7 @@ class _MediaStream:
             return b""
         for attempt in range(_STREAM_RESUMES + 1):
             try:
-                data = self._response.raw.read(
-                    None if size < 0 else size, decode_content=False
-                )
+                data = self._response.raw.read(None if size < 0 else size, decode_content=False)
             except _SDK_ERRORS as error:
                 if attempt == _STREAM_RESUMES:
                     raise translate_error(error, self._url, changed=True) from error
@@ -723,9 +718,7 @@ class _ChunkReader(io.RawIOBase):
             if not data:
                 break
             if isinstance(data, str):
-                raise TypeError(
-                    f"streams to store must be binary; {self._stream!r} returned str"
-                )
+                raise TypeError(f"streams to store must be binary; {self._stream!r} returned str")
             parts.append(bytes(data))
             remaining -= len(data)
         return b"".join(parts)

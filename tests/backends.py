@@ -14,6 +14,9 @@ MERGES_SLASHES = "merges-slashes"
 """The server merges '//' inside keys and drops leading '/' (SeaweedFS)."""
 REJECTS_DOT_SEGMENTS = "rejects-dot-segments"
 """The server rejects keys with '.' or '..' segments (SeaweedFS)."""
+PAGE_SIZE_COUNTS_OBJECTS_ONLY = "page-size-counts-objects-only"
+"""With a delimiter, the page size limits objects but not folder prefixes
+(fake-gcs-server); S3 and GCS count both."""
 
 
 @dataclass
