@@ -130,15 +130,19 @@ def format_time(moment: datetime.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
 def _escape(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
 _TABLE_STYLE = "border-collapse:collapse;font-size:90%;text-align:left"
 _CELL_STYLE = "padding:1px 8px;text-align:left"
-_NOTE_STYLE = "color:#666;font-size:90%;margin:4px 0"
-_CUT_STYLE = "color:#b35900;font-size:90%;margin:4px 0"
-_PRE_STYLE = "max-height:32em;overflow:auto;font-size:85%;margin:4px 0"
+_NOTE_STYLE = "color:#666;font-size:90%;margin:4px 0;line-height:1.4"
+_CUT_STYLE = "color:#b35900;font-size:90%;margin:4px 0;line-height:1.4"
+_PRE_STYLE = "max-height:32em;overflow:auto;font-size:85%;margin:4px 0;line-height:1.3"
 
 
 def _html_table(header: list[str], rows: Iterable[list[str]], css_class: str) -> str:
@@ -176,7 +180,7 @@ def listing_bundle(url: str, page: ListPage, *, more_hint: str = "") -> dict[str
     Folders come first, then objects with size, modification time and content type.
     The content type is the stored one when the listing reported it, otherwise a guess
     from the extension, because a listing does not carry it and one HEAD per key would
-    defeat paging. When ``page.next_token`` is set the output says that more entries
+    defeat paging. When ``page.next_token`` is set, the output states that more entries
     exist, without counting them.
     """
     header = ["Name", "Size", "Modified", "Type"]
@@ -186,10 +190,9 @@ def listing_bundle(url: str, page: ListPage, *, more_hint: str = "") -> dict[str
         rows.append(
             [info.key, format_size(info.size), format_time(info.last_modified), content_type]
         )
-    summary = (
-        f"{len(page.prefixes)} folders and {len(page.objects)} objects"
-        + (" on this page" if page.next_token else "")
-    )
+    summary = f"{_count(len(page.prefixes), 'folder')} and {_count(len(page.objects), 'object')}"
+    if page.next_token is not None:
+        summary += " on this page"
     more = ""
     if page.next_token is not None:
         more = "More entries exist after this page" + (f": {more_hint}" if more_hint else ".")
@@ -284,7 +287,7 @@ def _metadata_line(url: str, info: ObjectInfo) -> tuple[str, str]:
 def build_preview(key: str, content_type: str | None, size: int, head: bytes) -> Preview:
     """Return the preview of an object from its first bytes ``head``.
 
-    ``size`` is the whole object's length, so a preview can say what it leaves out.
+    ``size`` is the whole object's length, so a preview can state what it leaves out.
     """
     if size == 0:
         return Preview("empty", f'<div style="{_NOTE_STYLE}">(empty object)</div>', "(empty object)")
@@ -311,7 +314,7 @@ def _cut_html(note: str) -> str:
 
 
 def _decode(head: bytes, whole: bool) -> str:
-    # A range can end inside a multi-byte character; the incremental decoder holds
+    # A range can end inside a multi-byte character; the incremental decoder keeps
     # that tail back instead of showing a replacement character.
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     return decoder.decode(head, final=whole)
