@@ -123,7 +123,13 @@ class Store(abc.ABC):
         """Raise InvalidKeyError unless the vendor can store the full key."""
         if not key:
             raise InvalidKeyError("invalid key '': keys must not be empty")
-        size = len(key.encode("utf-8", "surrogatepass"))
+        try:
+            size = len(key.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidKeyError(
+                f"invalid key {key!r}: it contains a lone surrogate, which no store can "
+                "encode as UTF-8; decode the name with errors='strict' or 'replace' first"
+            ) from None
         if size > self.max_key_bytes:
             raise InvalidKeyError(
                 f"invalid key {key[:60]!r}...: it is {size} bytes in UTF-8, and "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -41,7 +42,9 @@ __all__ = ["LocalStore", "factory"]
 TEMP_FOLDER = ".cloudyfiles-tmp"
 _XATTR_TYPE = "user.cloudyfiles.content_type"
 _XATTR_METADATA = "user.cloudyfiles.metadata"
+_XATTR_MD5 = "user.cloudyfiles.md5"
 _COPY_CHUNK = 1 << 20
+_PLACE_ATTEMPTS = 20
 
 
 class LocalStore(Store):
@@ -114,7 +117,7 @@ class LocalStore(Store):
             handle = open(self._path(info.key), "rb")  # noqa: SIM115  # returned open
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise _changed(self.url(info.key)) from None
-        if _etag(os.fstat(handle.fileno())) != info.etag:
+        if _etag(os.fstat(handle.fileno())) != (info.version or info.etag):
             handle.close()
             raise _changed(self.url(info.key))
         return handle
@@ -190,7 +193,7 @@ class LocalStore(Store):
                 except FileNotFoundError:
                     continue  # deleted since the scan
                 if _is_file(status):
-                    yield _info_from_stat(name, status, None)
+                    yield _info_from_stat(name, status, None, _read_digest(entry.path))
 
     # Writes
 
@@ -201,9 +204,14 @@ class LocalStore(Store):
 
     def _prepare_parent(self, key: str) -> str:
         path = self._path(key)
+        parent = os.path.dirname(path)
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
+            if not self._file_on_path(parent):
+                # A concurrent delete removed an empty folder meanwhile; the
+                # caller retries.
+                raise FileNotFoundError(parent) from None
             raise InvalidKeyError(
                 f"invalid key {key!r}: a part of its folder path is already an object, and "
                 "a local folder cannot hold an object and a folder of the same name"
@@ -213,7 +221,18 @@ class LocalStore(Store):
                 f"invalid key {key!r}: it is already the folder of other keys, and a "
                 "local folder cannot hold an object and a folder of the same name"
             )
-        return self._path(key)
+        return path
+
+    def _file_on_path(self, folder: str) -> bool:
+        """Return whether ``folder`` or one of its parents below the root is a file."""
+        while folder.startswith(self.root + os.sep):
+            try:
+                if not stat.S_ISDIR(os.stat(folder).st_mode):
+                    return True
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+            folder = os.path.dirname(folder)
+        return False
 
     def _write(
         self,
@@ -224,27 +243,42 @@ class LocalStore(Store):
         metadata: Mapping[str, str],
         if_absent: bool = False,
     ) -> ObjectInfo:
-        path = self._prepare_parent(key)
+        self._path(key)  # reject a key that escapes the root before writing anything
         handle = tempfile.NamedTemporaryFile(dir=self._temp_folder(), delete=False)
         try:
             with handle:
-                write(handle)
+                hashing = _HashingWriter(handle)
+                write(hashing)
                 handle.flush()
                 os.fsync(handle.fileno())
-            _write_xattrs(handle.name, key, content_type, metadata)
-            if if_absent:
-                try:
-                    os.link(handle.name, path)  # fails atomically when the key exists
-                except FileExistsError:
-                    raise KeyExistsError(f"{self.url(key)} already exists") from None
-                os.unlink(handle.name)
-            else:
-                os.replace(handle.name, path)
+                status = os.fstat(handle.fileno())
+            digest = hashing.hexdigest()
+            _write_xattrs(handle.name, key, content_type, metadata, digest)
+            self._move_into_place(handle.name, key, if_absent)
         except BaseException:
             if os.path.exists(handle.name):
                 os.unlink(handle.name)
             raise
-        return self.head(key)
+        return _info_from_stat(key, status, (content_type, dict(metadata), digest))
+
+    def _move_into_place(self, temporary: str, key: str, if_absent: bool) -> None:
+        # A concurrent delete may prune the folder between makedirs and the rename,
+        # so both steps run again a bounded number of times.
+        for attempt in range(_PLACE_ATTEMPTS):
+            try:
+                path = self._prepare_parent(key)
+                if not if_absent:
+                    os.replace(temporary, path)
+                    return
+                try:
+                    os.link(temporary, path)  # fails atomically when the key exists
+                except FileExistsError:
+                    raise KeyExistsError(f"{self.url(key)} already exists") from None
+                os.unlink(temporary)
+                return
+            except FileNotFoundError:
+                if attempt == _PLACE_ATTEMPTS - 1 or not os.path.exists(temporary):
+                    raise
 
     def put_bytes(
         self,
@@ -323,37 +357,54 @@ def _is_file(status: os.stat_result) -> bool:
 
 def _etag(status: os.stat_result) -> str:
     # A write renames a new file into place, so the inode changes with every version.
+    # This tag is the version that reads pin; the ETag is the MD5 of the contents
+    # where a write recorded one.
     return f"{status.st_ino:x}-{status.st_mtime_ns:x}-{status.st_size:x}"
 
 
 def _info_from_stat(
-    key: str, status: os.stat_result, attributes: tuple[str, dict[str, str]] | None
+    key: str,
+    status: os.stat_result,
+    attributes: tuple[str, dict[str, str], str | None] | None,
+    digest: str | None = None,
 ) -> ObjectInfo:
+    if attributes is not None:
+        digest = attributes[2]
     return ObjectInfo(
         key=key,
         size=status.st_size,
-        etag=_etag(status),
+        etag=digest or _etag(status),
+        version=_etag(status),
         last_modified=datetime.datetime.fromtimestamp(status.st_mtime, datetime.timezone.utc),
         content_type=attributes[0] if attributes else None,
         metadata=attributes[1] if attributes else None,
     )
 
 
-def _read_xattrs(path: str, key: str) -> tuple[str, dict[str, str]]:
+def _read_xattrs(path: str, key: str) -> tuple[str, dict[str, str], str | None]:
     try:
         content_type = os.getxattr(path, _XATTR_TYPE).decode()
         metadata = json.loads(os.getxattr(path, _XATTR_METADATA))
     except OSError:
-        return guess_content_type(key), {}
-    return content_type, metadata
+        return guess_content_type(key), {}, None
+    return content_type, metadata, _read_digest(path)
+
+
+def _read_digest(path: str) -> str | None:
+    """Return the MD5 of the contents that the write recorded, if any."""
+    try:
+        return os.getxattr(path, _XATTR_MD5, follow_symlinks=False).decode()
+    except OSError:
+        return None
 
 
 def _write_xattrs(
-    path: str, key: str, content_type: str, metadata: Mapping[str, str]
+    path: str, key: str, content_type: str, metadata: Mapping[str, str], digest: str
 ) -> None:
     try:
         os.setxattr(path, _XATTR_TYPE, content_type.encode())
         os.setxattr(path, _XATTR_METADATA, json.dumps(dict(metadata)).encode())
+        os.setxattr(path, _XATTR_MD5, digest.encode())
     except OSError as error:
         if error.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
             raise
@@ -362,6 +413,21 @@ def _write_xattrs(
                 f"cannot store metadata for {key!r}: the file system of this folder has no "
                 "extended attributes"
             ) from error
+
+
+class _HashingWriter:
+    """A write-only file that passes data on and computes its MD5."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self._target = target
+        self._md5 = hashlib.md5(usedforsecurity=False)
+
+    def write(self, data: Any) -> int:
+        self._md5.update(data)
+        return self._target.write(data)
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()
 
 
 def _changed(url: str) -> ObjectChangedError:

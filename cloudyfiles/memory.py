@@ -79,7 +79,7 @@ class MemoryStore(Store):
     def _current(self, info: ObjectInfo) -> bytes:
         with self._bucket.lock:
             entry = self._bucket.data.get(info.key)
-        if entry is None or entry[1].etag != info.etag:
+        if entry is None or entry[1].version != info.version:
             raise ObjectChangedError(
                 f"{self.url(info.key)} was overwritten or deleted while being read; "
                 "look the key up again to read the current version"
@@ -143,7 +143,8 @@ class MemoryStore(Store):
             info = ObjectInfo(
                 key=key,
                 size=len(contents),
-                etag=f"{hashlib.md5(contents).hexdigest()}-{next(bucket.counter)}",
+                etag=hashlib.md5(contents, usedforsecurity=False).hexdigest(),
+                version=str(next(bucket.counter)),
                 last_modified=datetime.datetime.now(datetime.timezone.utc),
                 content_type=content_type,
                 metadata=dict(metadata),
