@@ -96,3 +96,35 @@ def test_root_that_is_a_file_is_rejected(tmp_path: Path) -> None:
     path.write_text("x")
     with pytest.raises(FileNotFoundError, match="not a folder"):
         factory(path)
+
+
+def test_concurrent_writes_and_deletes_in_one_folder(tmp_path: Path) -> None:
+    # Deletes prune empty folders, which races with writers creating them.
+    import threading
+
+    d = factory(tmp_path)()
+    failures: list[BaseException] = []
+
+    def churn(thread: int) -> None:
+        for index in range(300):
+            try:
+                d[f"a/b/{thread}-{index}"] = "x"
+                del d[f"a/b/{thread}-{index}"]
+            except Exception as error:  # noqa: BLE001  # collected for the assert
+                failures.append(error)
+
+    threads = [threading.Thread(target=churn, args=(number,)) for number in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert list(d) == []
+
+
+def test_equal_contents_compare_equal(tmp_path: Path) -> None:
+    first = factory(tmp_path / "first")(a="1", b="2")
+    second = factory(tmp_path / "second")(b="2", a="1")
+    assert first == second
+    second["b"] = "3"
+    assert first != second
