@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import (
     ItemsView,
+    Iterable,
     Iterator,
     Mapping,
     MutableMapping,
@@ -12,8 +14,9 @@ from collections.abc import (
 )
 from typing import Any, ClassVar
 
+from . import _bulk
 from ._store import ListPage, ObjectInfo, Store, guess_content_type
-from .common import DEFAULT_BLOCK_SIZE, RemoteObject
+from .common import DEFAULT_BLOCK_SIZE, LOOKUP_BYTES, RemoteObject
 from .errors import KeyExistsError, KeyNotFoundError
 
 __all__ = ["ObjectMapping", "make_factory", "pop_mapping_options"]
@@ -38,6 +41,8 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
     """Folder that scopes the keys; ``""`` or a string ending in ``/``."""
     block_size: ClassVar[int] = DEFAULT_BLOCK_SIZE
     """Block size of the RemoteObjects that the mapping returns."""
+    max_workers: ClassVar[int] = _bulk.DEFAULT_MAX_WORKERS
+    """Threads of the bulk operations, unless a call passes its own ``max_workers``."""
 
     def __init__(self, other: Any = (), /, **kwargs: Any) -> None:
         self.update(other, **kwargs)
@@ -46,7 +51,7 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
         return f"<{type(self).__name__} {self.url}>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_reopen_mapping, (self.store, self.prefix, self.block_size))
+        return (_reopen_mapping, (self.store, self.prefix, self.block_size, self.max_workers))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """Return HTML and text of one listing page, for Jupyter and IPython."""
@@ -77,18 +82,19 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
     # Reads
 
     def __getitem__(self, key: str) -> RemoteObject:
-        return self._object(self.store.head(self._full_key(key)))
+        # One request where the store can: the lookup's ranged GET returns the
+        # metadata and the first bytes, which are the whole value of a small object.
+        first_bytes = min(self.block_size, LOOKUP_BYTES)
+        info, head = self.store.lookup(self._full_key(key), first_bytes)
+        return RemoteObject(self.store, info, first=head, block_size=self.block_size)
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
         try:
-            self.store.head(self._full_key(key))
-        except KeyNotFoundError:
-            return False
+            return self.store.exists(self._full_key(key))
         except ValueError:
             return False  # a key the store cannot hold is not in it
-        return True
 
     def get(self, key: str, default: Any = None) -> Any:
         try:
@@ -195,7 +201,7 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
         content_type = content_type or guess_content_type(key)
         options = {"content_type": content_type, "metadata": metadata or {}}
         if hasattr(value, "read"):
-            info = self.store.put_stream(full, value, **options)
+            info = self.store.put_stream(full, _binary_stream(value, key), **options)
         else:
             info = self.store.put_bytes(full, _to_bytes(value), **options)
         return self._object(info)
@@ -207,6 +213,13 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
         content_type: str | None,
         metadata: Mapping[str, str] | None,
     ) -> RemoteObject:
+        if (
+            source.key == full
+            and self.store.same_location(source.store)
+            and content_type is None
+            and metadata is None
+        ):
+            return source.open()  # d[k] = d[k]: the object already holds these contents
         if source._data is None and self.store.can_copy_from(source.store):
             logger.debug("server-side copy %s -> %s", source.url, self.store.url(full))
             info = self.store.copy_from(
@@ -252,6 +265,8 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
     def setdefault(self, key: str, default: Any = b"") -> RemoteObject:  # type: ignore[override]
         """Return the value of ``key``, first storing ``default`` if the key is absent.
 
+        The default is ``b""`` rather than dict's ``None``, because None cannot be stored.
+
         Where the store supports conditional writes the store-if-absent is atomic, so
         two concurrent callers both get the value that was stored first.
         """
@@ -277,6 +292,57 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
             return self[key]
         return self._object(info)
 
+    # Bulk operations, concurrent on a bounded thread pool (see cloudyfiles._bulk)
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        """Store the pairs of ``other`` and ``kwargs`` concurrently, as ``dict.update`` would.
+
+        ``other`` is a mapping, an object with ``keys()``, or an iterable of pairs; a key
+        given twice keeps its last value.
+        """
+        _bulk.update(self, other, **kwargs)
+
+    def get_many(
+        self, keys: Iterable[str], *, max_workers: int | None = None, progress: bool | None = None
+    ) -> dict[str, bytes]:
+        """Download the contents of many keys concurrently, in the order given.
+
+        Raises KeyError for the first missing key found. ``progress=True`` shows a tqdm
+        bar; the default shows one only in a Jupyter kernel and for long work.
+        """
+        return _bulk.get_many(self, keys, max_workers=max_workers, progress=progress)
+
+    def put_many(
+        self,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        max_workers: int | None = None,
+        progress: bool | None = None,
+    ) -> None:
+        """Store many values concurrently; values are those that ``d[key] = value`` takes."""
+        _bulk.put_many(self, items, max_workers=max_workers, progress=progress)
+
+    def delete_many(
+        self, keys: Iterable[str], *, max_workers: int | None = None, progress: bool | None = None
+    ) -> None:
+        """Delete many keys with batched requests; keys that are absent are skipped."""
+        _bulk.delete_many(self, keys, max_workers=max_workers, progress=progress)
+
+    def copy_to(
+        self,
+        other: ObjectMapping,
+        prefix: str = "",
+        *,
+        max_workers: int | None = None,
+        progress: bool | None = None,
+    ) -> int:
+        """Copy every key that starts with ``prefix`` to the same key in ``other``.
+
+        Copies run on the server where both stores allow it. Returns the number of
+        objects copied.
+        """
+        return _bulk.copy_to(self, other, prefix, max_workers=max_workers, progress=progress)
+
     def clear(self) -> None:
         """Delete every key under the prefix with batched delete requests."""
         batch: list[str] = []
@@ -301,11 +367,31 @@ def _to_bytes(value: Any) -> bytes | bytearray | memoryview:
         )
     if isinstance(value, bytes | bytearray):
         return value
-    if isinstance(value, memoryview):
-        return value.cast("B") if value.ndim == 1 and value.format == "B" else value.tobytes()
     if isinstance(value, str):
         return value.encode("utf-8")
+    try:
+        view = memoryview(value)  # numpy arrays, array.array and other buffers
+    except TypeError:
+        pass
+    else:
+        return view.cast("B") if view.contiguous and view.ndim <= 1 else view.tobytes()
+    if isinstance(value, Iterator):
+        raise TypeError(
+            f"cannot store an iterator ({type(value).__name__}): its str() is not its "
+            "contents; join the chunks first, such as b''.join(chunks), or wrap them in a "
+            "file object"
+        )
     return str(value).encode("utf-8")
+
+
+def _binary_stream(stream: Any, key: str) -> Any:
+    """Return ``stream``, raising TypeError first when it is a text-mode file."""
+    if isinstance(stream, io.TextIOBase):
+        raise TypeError(
+            f"cannot store a text-mode file under {key!r}: open it in binary mode "
+            "(open(path, 'rb')) or pass its text as a str"
+        )
+    return stream
 
 
 def _validate_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
@@ -367,7 +453,7 @@ def _normalize_prefix(prefix: str) -> str:
     return prefix
 
 
-MAPPING_OPTIONS = ("block_size",)
+MAPPING_OPTIONS = ("block_size", "max_workers")
 """Factory options that configure the mapping rather than the store."""
 
 
@@ -377,7 +463,11 @@ def pop_mapping_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_factory(
-    store: Store, prefix: str = "", *, block_size: int = DEFAULT_BLOCK_SIZE
+    store: Store,
+    prefix: str = "",
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    max_workers: int = _bulk.DEFAULT_MAX_WORKERS,
 ) -> type[ObjectMapping]:
     """Return a mapping class bound to ``store`` and ``prefix``, as backends' ``factory`` do.
 
@@ -387,10 +477,19 @@ def make_factory(
     if prefix:
         store.validate_key(prefix + "_")
     name = f"{type(store).__name__.removesuffix('Store')}Mapping"
-    namespace = {"store": store, "prefix": prefix, "block_size": block_size}
-    return type(name, (ObjectMapping,), namespace)
+    namespace = {
+        "store": store,
+        "prefix": prefix,
+        "block_size": block_size,
+        "max_workers": max_workers,
+    }
+    mapping_class = type(name, (ObjectMapping,), namespace)
+    mapping_class.__module__ = type(store).__module__
+    return mapping_class
 
 
-def _reopen_mapping(store: Store, prefix: str, block_size: int) -> ObjectMapping:
-    return make_factory(store, prefix, block_size=block_size)()
+def _reopen_mapping(
+    store: Store, prefix: str, block_size: int, max_workers: int = _bulk.DEFAULT_MAX_WORKERS
+) -> ObjectMapping:
+    return make_factory(store, prefix, block_size=block_size, max_workers=max_workers)()
 

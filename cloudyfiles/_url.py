@@ -40,7 +40,13 @@ def split_url(url: str) -> tuple[str, str, str]:
         known = ", ".join(f"{name}://" for name in BACKENDS)
         raise ValueError(f"unknown URL scheme in {url!r}: use one of {known}")
     if scheme == "file":
-        return scheme, urllib.parse.unquote(rest) if rest.startswith("/") else rest, ""
+        host, slash, path = rest.partition("/")
+        if host not in ("", "localhost"):
+            raise ValueError(
+                f"invalid URL {url!r}: file URLs name a local path, such as file:///data "
+                "(three slashes)"
+            )
+        return scheme, urllib.parse.unquote(slash + path), ""
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise ValueError(f"invalid URL {url!r}: it names no bucket; write {scheme}://BUCKET/PREFIX")

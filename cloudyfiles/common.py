@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BLOCK_SIZE = 1 << 20
 """Bytes fetched by one range request when a read starts somewhere new."""
+LOOKUP_BYTES = 64 * 1024
+"""Most bytes that a key lookup fetches along with the metadata, when the store can."""
 DEFAULT_READAHEAD = 2
 """Chunks that a background thread downloads ahead of a sequential reader."""
 
@@ -45,9 +47,16 @@ class RemoteObject(io.BufferedIOBase):
         info: ObjectInfo,
         *,
         data: bytes | None = None,
+        first: bytes | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
         readahead: int = DEFAULT_READAHEAD,
     ) -> None:
+        """Make a reader of the version ``info`` describes.
+
+        ``data`` detaches the object: every read returns these contents and no request
+        is sent. ``first`` is the object's leading bytes, as a lookup fetched them: they
+        serve the first reads, and when they are the whole object, every read.
+        """
         super().__init__()
         if block_size < 1:
             raise ValueError(f"invalid block_size {block_size!r}: it must be at least 1")
@@ -61,6 +70,10 @@ class RemoteObject(io.BufferedIOBase):
         self._window_start = 0
         self._stream: _ReadAhead | None = None
         self._stream_pos = 0
+        self._first = first
+        self._complete = first if first is not None and len(first) == info.size else None
+        if first:
+            self._window = first
 
     # Metadata
 
@@ -138,6 +151,7 @@ class RemoteObject(io.BufferedIOBase):
             self._store,
             self._info,
             data=self._data,
+            first=self._first,
             block_size=self._block_size,
             readahead=self._readahead,
         )
@@ -162,6 +176,8 @@ class RemoteObject(io.BufferedIOBase):
     def __bytes__(self) -> bytes:
         if self._data is not None:
             return self._data
+        if self._complete is not None:
+            return self._complete
         if self.size == 0:
             return b""
         return self._fetch(0, self.size)
@@ -271,15 +287,22 @@ class RemoteObject(io.BufferedIOBase):
         )
 
     def _fetch(self, start: int, stop: int) -> bytes:
-        """Return bytes ``[start, stop)`` with exactly one request, or none when detached."""
+        """Return bytes ``[start, stop)`` with at most one request.
+
+        Bytes already in hand (a detached object, or the leading bytes that the lookup
+        fetched) are served without a request; anything else is one range request
+        for exactly the bytes asked for.
+        """
         if self._data is not None:
             return self._data[start:stop]
+        if self._first is not None and stop <= len(self._first):
+            return self._first[start:stop]
         logger.debug("range %s [%d, %d)", self.url, start, stop)
         return self._store.get_range(self._info, start, stop)
 
     def _iter_chunks(self) -> Iterator[bytes]:
         """Yield the whole contents in blocks, without moving the file position."""
-        if self._data is not None or self.size <= self._block_size:
+        if self._data is not None or self._complete is not None or self.size <= self._block_size:
             if self.size:
                 yield bytes(self)
             return
@@ -320,7 +343,9 @@ class RemoteObject(io.BufferedIOBase):
         else:
             raise ValueError(f"invalid whence ({whence!r}, should be 0, 1 or 2)")
         if position < 0:
-            raise ValueError(f"negative seek position {position}")
+            if whence == io.SEEK_SET:
+                raise ValueError(f"negative seek position {position}")
+            position = 0  # relative seeks before the start stop at 0, as in io.BytesIO
         self._pos = position
         return position
 
@@ -411,7 +436,8 @@ class RemoteObject(io.BufferedIOBase):
     def _read_to_end(self) -> bytes:
         if self._pos >= self.size:
             return b""
-        if self._pos == 0 and not self._window and self._stream is None:
+        untouched = not self._window or self._window is self._first
+        if self._pos == 0 and untouched and self._stream is None:
             self._pos = self.size
             return bytes(self)
         return self._read_bounded(self.size - self._pos)
@@ -438,6 +464,9 @@ class RemoteObject(io.BufferedIOBase):
         position = self._pos
         if self._data is not None:
             self._window, self._window_start = self._data, 0
+            return
+        if self._complete is not None:
+            self._window, self._window_start = self._complete, 0
             return
         sequential = position > 0 and position == self._window_start + len(self._window)
         if self._stream is not None and self._stream_pos != position:

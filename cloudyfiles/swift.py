@@ -910,6 +910,8 @@ def _translate_client_exception(
             return BucketNotFoundError(
                 f"container of {url} not found: create it with factory(..., create=True)"
             )
+        if changed:
+            return ObjectChangedError(f"{url} was deleted while being read; look the key up again")
         return KeyNotFoundError(f"{url} not found")
     if status == 412:
         if exists:
