@@ -13,11 +13,12 @@ credentials files, ``AWS_PROFILE``, and instance or container roles.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ._mapping import ObjectMapping, make_factory, pop_mapping_options
 from ._store import ListPage, ObjectInfo, Store
@@ -38,6 +39,7 @@ from .errors import (
 try:
     import boto3
     import botocore.config
+    import botocore.credentials
     import botocore.exceptions
     from boto3.s3.transfer import TransferConfig
 except ImportError as error:  # pragma: no cover - exercised without the extra
@@ -45,11 +47,17 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
         "cloudyfiles.s3 needs boto3: pip install 'cloudyfiles[s3]'"
     ) from error
 
+if TYPE_CHECKING:
+    from ._s3_obstore import ObstoreTransport
+
 __all__ = ["S3Store", "factory"]
 
 logger = logging.getLogger(__name__)
 
 MIB = 1 << 20
+_OBSTORE_MAX_RANGE = 8 * MIB
+"""Largest range read through obstore; boto3 reads larger ones faster (see docs/benchmarks.md)."""
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 _DENIED = {
@@ -83,6 +91,14 @@ class S3Store(Store):
     and ``multipart_chunksize`` in bytes for uploads of file objects, and
     ``copy_threshold``: copies of larger objects run as a multipart copy, 5 GiB at
     most, which is the limit of one CopyObject.
+
+    ``transport`` picks the HTTP client of the data path. ``"obstore"`` sends ranged
+    reads, streaming downloads, single-request writes, existence checks and lookups
+    through obstore (Rust), with the credentials, region and endpoint that boto3
+    resolved. ``"boto3"`` sends everything through boto3. The default, ``"auto"``, is
+    the environment variable ``CLOUDYFILES_S3_TRANSPORT`` when set, else obstore when
+    it is installed. Listings, deletes, copies, uploads of file objects and keys that
+    obstore cannot address literally (empty, ``.`` or ``..`` segments) use boto3.
     """
 
     scheme = "s3"
@@ -99,6 +115,12 @@ class S3Store(Store):
             multipart_chunksize=int(options.get("multipart_chunksize", 8 * MIB)),
             max_concurrency=4,
         )
+        from ._s3_obstore import choose_transport
+
+        self.transport = choose_transport(options.get("transport", "auto"))
+        """The data path's HTTP client: ``"obstore"`` or ``"boto3"``."""
+        self._fast_instance: ObstoreTransport | None = None
+        self._bucket_checked = False
         if self.copy_threshold > 5 * 1024 * MIB:
             raise ValueError(
                 f"invalid copy_threshold {self.copy_threshold}: S3 copies at most 5 GiB "
@@ -114,6 +136,24 @@ class S3Store(Store):
                     self._client_instance = self._make_client()
         return self._client_instance
 
+    @property
+    def _fast(self) -> ObstoreTransport | None:
+        """The obstore transport, or None when the boto3 transport was chosen."""
+        if self.transport != "obstore":
+            return None
+        if self._fast_instance is None:
+            from ._s3_obstore import ObstoreTransport
+
+            client = self.client  # resolves the session first, outside the lock
+            with self._client_lock:
+                if self._fast_instance is None and client is not None:
+                    self._fast_instance = ObstoreTransport(self)
+        return self._fast_instance
+
+    def _fast_for(self, key: str) -> ObstoreTransport | None:
+        fast = self._fast
+        return fast if fast is not None and fast.can_address(key) else None
+
     def _make_client(self) -> Any:
         options = self.options
         session = boto3.session.Session(
@@ -127,6 +167,7 @@ class S3Store(Store):
             signature_version=botocore.UNSIGNED if options.get("anonymous") else None,
             s3={"addressing_style": "path"} if options.get("endpoint_url") else None,
         )
+        self._session = session
         return session.client("s3", endpoint_url=options.get("endpoint_url"), config=config)
 
     @property
@@ -143,9 +184,78 @@ class S3Store(Store):
 
     # Reads
 
+    def exists(self, key: str) -> bool:
+        fast = self._fast_for(key)
+        found = super().exists(key) if fast is None else fast.exists(key)
+        if not found:
+            self._check_bucket(key)
+        return found
+
+    def lookup(self, key: str, first_bytes: int) -> tuple[ObjectInfo, bytes | None]:
+        if first_bytes < 1:
+            return self.head(key), None
+        fast = self._fast_for(key)
+        try:
+            found = (
+                fast.lookup(key, first_bytes)
+                if fast is not None
+                else self._lookup_boto3(key, first_bytes)
+            )
+        except KeyNotFoundError:
+            self._check_bucket(key)
+            raise
+        if found is None:
+            # A zero-byte object answers a ranged GET with 416; a HEAD describes it.
+            return self.head(key), b""
+        info, data = found
+        if info.content_type == "application/x-directory" and key.endswith("/"):
+            raise KeyNotFoundError(f"{self.url(key)} not found")  # see head()
+        return info, data
+
+    def _lookup_boto3(self, key: str, first_bytes: int) -> tuple[ObjectInfo, bytes] | None:
+        """Fetch metadata and the first bytes with one ranged GET; None for a zero-byte object."""
+        try:
+            with _translated(self.url(key)):
+                response = self.client.get_object(
+                    Bucket=self.bucket, Key=key, Range=f"bytes=0-{first_bytes - 1}"
+                )
+                with contextlib.closing(response["Body"]) as body:
+                    data = body.read()
+        except RequestError as error:
+            if isinstance(error.__cause__, botocore.exceptions.ClientError) and (
+                _status(error.__cause__) == 416
+            ):
+                return None
+            raise
+        size = _total_size(response.get("ContentRange")) or len(data)
+        info = _info_from_response(key, response)
+        return dataclasses.replace(info, size=size), data
+
+    def _check_bucket(self, key: str) -> None:
+        """Raise BucketNotFoundError when a 404 came from a missing bucket.
+
+        A HEAD or ranged GET answers 404 without saying whether the key or the
+        bucket is missing, so the first miss of a store asks once.
+        """
+        if self._bucket_checked:
+            return
+        try:
+            with _translated(self.url("")):
+                self.client.head_bucket(Bucket=self.bucket)
+        except KeyNotFoundError:
+            raise BucketNotFoundError(
+                f"bucket {self.bucket!r} not found at {self.endpoint_url}; check the name, "
+                "or pass create=True to the factory"
+            ) from None
+        self._bucket_checked = True
+
     def head(self, key: str) -> ObjectInfo:
-        with _translated(self.url(key)):
-            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        try:
+            with _translated(self.url(key)):
+                response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except KeyNotFoundError:
+            self._check_bucket(key)
+            raise
         if response.get("ContentType") == "application/x-directory" and key.endswith("/"):
             # SeaweedFS answers a HEAD of "p/" for the folder of keys below it;
             # S3 has no folders, so no object is stored under that key.
@@ -164,11 +274,17 @@ class S3Store(Store):
             return self.client.get_object(**arguments)["Body"]
 
     def get_range(self, info: ObjectInfo, start: int, stop: int) -> bytes:
+        fast = self._fast_for(info.key)
+        if fast is not None and stop - start <= _OBSTORE_MAX_RANGE:
+            return fast.get_range(info, start, stop)
         body = self._get(info, f"bytes={start}-{stop - 1}")
         with _translated(self.url(info.key)), contextlib.closing(body):
             return body.read()  # type: ignore[no-any-return]
 
     def open_stream(self, info: ObjectInfo, start: int) -> IO[bytes]:
+        fast = self._fast_for(info.key)
+        if fast is not None:
+            return fast.open_stream(info, start)  # type: ignore[return-value]
         body = self._get(info, f"bytes={start}-" if start else None)
         return _TranslatedStream(body, self.url(info.key))  # type: ignore[return-value]
 
@@ -208,6 +324,11 @@ class S3Store(Store):
         metadata: Mapping[str, str],
         if_absent: bool = False,
     ) -> ObjectInfo:
+        fast = self._fast_for(key)
+        if fast is not None and fast.can_put(data, metadata):
+            return fast.put_bytes(
+                key, data, content_type=content_type, metadata=metadata, if_absent=if_absent
+            )
         arguments: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
@@ -243,7 +364,14 @@ class S3Store(Store):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def delete_many(self, keys: Iterable[str]) -> None:
-        batch = [{"Key": key} for key in keys]
+        batch = []
+        for key in keys:
+            if _XML_UNSAFE.search(key):
+                # DeleteObjects sends keys in an XML body, which cannot carry
+                # control characters; a single DELETE sends the key in the URL.
+                self.delete(key)
+            else:
+                batch.append({"Key": key})
         for start in range(0, len(batch), self.delete_batch):
             objects = batch[start : start + self.delete_batch]
             with _translated(self.url("")):
@@ -377,6 +505,14 @@ def _info_from_listing(item: Mapping[str, Any]) -> ObjectInfo:
     )
 
 
+def _total_size(content_range: str | None) -> int | None:
+    """Return the object size from a ``Content-Range: bytes 0-9/1234`` header."""
+    if not content_range or "/" not in content_range:
+        return None
+    total = content_range.rsplit("/", 1)[1]
+    return int(total) if total.isdigit() else None
+
+
 def _real_version(version: str | None) -> str | None:
     # Unversioned buckets report "null"; asking for that version would be wrong.
     return None if version in (None, "", "null") else version
@@ -404,8 +540,14 @@ def translate_error(
         code, status = _error_code(error), _status(error)
         message = error.response.get("Error", {}).get("Message") or code
         if code == "NoSuchBucket":
-            return BucketNotFoundError(f"bucket of {url} not found")
+            return BucketNotFoundError(
+                f"bucket of {url} not found; check the name, or pass create=True to the factory"
+            )
         if code in _NOT_FOUND or status == 404:
+            if changed:
+                return ObjectChangedError(
+                    f"{url} was deleted while being read; look the key up again"
+                )
             return KeyNotFoundError(f"{url} not found")
         if code in {"PreconditionFailed", "412"} or status == 412:
             if exists:
