@@ -159,3 +159,40 @@ def test_tour_script_headless(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(output)
     assert "cloudyfiles-listing" in output.read_text()
+
+
+def test_tour_command_serves_jupyterlab(tmp_path) -> None:
+    # The README's first command ends in `tools/tour`; start it as a user would.
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = dict(os.environ, CLOUDYFILES_TOUR_URL=str(tmp_path / "data"))
+    environment.pop("DISPLAY", None)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "tools" / "tour"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=environment,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        status = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2) as answer:
+                    status = answer.status
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert process.poll() is None, process.stdout.read().decode(errors="replace")
+        assert status == 200
+        assert (tmp_path / "data" / "tables" / "cars.json").exists()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cloudyfiles import ObjectMapping, TransientError, from_url
+from cloudyfiles import BucketNotFoundError, ObjectMapping, TransientError, from_url
 from cloudyfiles.s3 import S3Store, factory
 from tests.backends import MERGES_SLASHES, REJECTS_DOT_SEGMENTS, Backend
 from tests.conformance import MappingConformance
@@ -82,11 +82,15 @@ def test_slice_sends_one_exact_range_request(seaweedfs: SeaweedFS) -> None:
         d = factory(f"s3-{next(_numbers)}", create=True, **_options(seaweedfs, proxy.url))()
         payload = os.urandom(256 * 1024)
         d["k"] = payload
-        value = d["k"]
         proxy.reset_stats()
-        assert value[1000:1000 + 4096] == payload[1000:5096]
+        value = d["k"]
+        assert proxy.stats.requests == 1  # the lookup: metadata and the first bytes
+        assert proxy.stats.bytes_sent <= 64 * 1024
+        proxy.reset_stats()
+        assert value[100_000:104_096] == payload[100_000:104_096]
         assert value[-100:] == payload[-100:]
         assert value[5:5] == b""
+        assert value[10:20] == payload[10:20]  # inside the bytes the lookup fetched
         records = proxy.stats.records
         assert [record.method for record in records] == ["GET", "GET"]
         assert proxy.stats.bytes_sent == 4096 + 100
@@ -202,3 +206,43 @@ def test_wrong_credentials_raise_permission_error(seaweedfs: SeaweedFS) -> None:
 def test_invalid_bucket_names(name: str) -> None:
     with pytest.raises(ValueError, match="bucket name"):
         factory(name)
+
+
+def test_product_example_runs(seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The example from the README, with the endpoint and keys from the environment.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", seaweedfs.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweedfs.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweedfs.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", seaweedfs.region)
+    name = f"s3-{next(_numbers)}"
+    S3Store(name).create_bucket()
+
+    Bucket = factory(name)
+    d = Bucket(a="1", b="2")
+    e = Bucket(c="3")
+    assert "c" in d
+    assert "q" not in d
+    d["d"] = "foobar"
+    assert bytes(e["d"]) == b"foobar"
+    del d["d"]
+    assert [(key, bytes(value)) for key, value in d.items()] == [
+        ("a", b"1"),
+        ("b", b"2"),
+        ("c", b"3"),
+    ]
+    assert d["a"] == "1"
+
+
+def test_missing_bucket_is_not_a_missing_key(seaweedfs: SeaweedFS) -> None:
+    d = factory(f"s3-missing-{next(_numbers)}", **_options(seaweedfs))()
+    with pytest.raises(BucketNotFoundError, match="create=True"):
+        d["k"]
+    with pytest.raises(BucketNotFoundError):
+        "k" in d  # noqa: B015
+
+
+def test_clear_deletes_keys_with_control_characters(moto: Moto) -> None:
+    d = factory(f"s3-{next(_numbers)}", create=True, **_options(moto))()
+    d.update({"plain": "1", "bell\x07key": "2", "tab\tkey": "3"})
+    d.clear()
+    assert list(d) == []
