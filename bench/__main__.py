@@ -18,7 +18,9 @@ from bench._setup import FULL, QUICK, make_clients
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="use tiny sizes (seconds, not minutes); figures are not meaningful"
+        "--quick",
+        action="store_true",
+        help="use tiny sizes (seconds, not minutes); figures are not meaningful",
     )
     parser.add_argument(
         "--only",

@@ -111,7 +111,9 @@ def write_docs(results: list[Result], argv: list[str], sizes: Sizes) -> Path:
             for name in ("cloudyfiles", "boto3", "s3fs", "obstore")
         ]
         lines.append(
-            f"| {result.name} | {result.unit} | " + " | ".join(cells) + f" | {format_ratio(result)} |"
+            f"| {result.name} | {result.unit} | "
+            + " | ".join(cells)
+            + f" | {format_ratio(result)} |"
         )
     lines += ["", "## Workloads", ""]
     for result in results:

@@ -93,7 +93,7 @@ def update(mapping: ObjectMapping, other: Any = (), /, **kwargs: Any) -> None:
     """
     pairs: dict[str, Any] = {}
     if isinstance(other, Mapping) or hasattr(other, "keys"):
-        for key in other.keys():
+        for key in other.keys():  # noqa: SIM118  # dict.update calls keys() too
             pairs[key] = other[key]
     else:
         for pair in other:

@@ -290,7 +290,9 @@ def build_preview(key: str, content_type: str | None, size: int, head: bytes) ->
     ``size`` is the whole object's length, so a preview can state what it leaves out.
     """
     if size == 0:
-        return Preview("empty", f'<div style="{_NOTE_STYLE}">(empty object)</div>', "(empty object)")
+        return Preview(
+            "empty", f'<div style="{_NOTE_STYLE}">(empty object)</div>', "(empty object)"
+        )
     content_type = (content_type or guess_content_type(key)).split(";")[0].strip().lower()
     image_format = _image_format(head)
     if image_format or (content_type.startswith("image/") and content_type != "image/svg+xml"):
@@ -399,7 +401,9 @@ def _csv_preview(size: int, head: bytes, delimiter: str) -> Preview:
     cut = not whole or len(rows) > config.preview_rows
     note = ""
     if cut:
-        note = f"… cut: the preview shows the first {len(data):,} rows; the object has {size:,} bytes"
+        note = (
+            f"… cut: the preview shows the first {len(data):,} rows; the object has {size:,} bytes"
+        )
     body = _html_table(header, data, "cloudyfiles-csv")
     if note:
         body += _cut_html(note)
@@ -572,8 +576,10 @@ class _PartialJSON:
             try:
                 index = self.skip(index)
                 if index >= len(self.text) or self.text[index] != '"':
-                    raise _Cut() if index >= len(self.text) else ValueError(
-                        f"invalid JSON at character {index}"
+                    raise (
+                        _Cut()
+                        if index >= len(self.text)
+                        else ValueError(f"invalid JSON at character {index}")
                     )
                 name, index = self.string(index + 1)
                 index = self.skip(index)

@@ -148,7 +148,8 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
     def __eq__(self, other: object) -> bool:
         """Compare with another mapping; two cloudyfiles mappings download nothing.
 
-        Between two cloudyfiles mappings, keys, sizes and ETags from listings decide. Two objects with equal contents but different ETags (a multipart upload and a
+        Between two cloudyfiles mappings, keys, sizes and ETags from listings decide.
+        Two objects with equal contents but different ETags (a multipart upload and a
         single upload, or two vendors) compare unequal between two mappings. Against a
         plain mapping, values whose sizes match are compared by contents.
         """
@@ -492,4 +493,3 @@ def _reopen_mapping(
     store: Store, prefix: str, block_size: int, max_workers: int = _bulk.DEFAULT_MAX_WORKERS
 ) -> ObjectMapping:
     return make_factory(store, prefix, block_size=block_size, max_workers=max_workers)()
-

@@ -56,9 +56,7 @@ def choose_transport(requested: str) -> str:
     if requested == "auto":
         requested = os.environ.get("CLOUDYFILES_S3_TRANSPORT", "auto") or "auto"
     if requested not in _TRANSPORTS:
-        raise ValueError(
-            f"invalid transport {requested!r}: use 'obstore', 'boto3' or 'auto'"
-        )
+        raise ValueError(f"invalid transport {requested!r}: use 'obstore', 'boto3' or 'auto'")
     if requested == "auto":
         return "obstore" if importlib.util.find_spec("obstore") is not None else "boto3"
     if requested == "obstore" and importlib.util.find_spec("obstore") is None:
@@ -156,7 +154,9 @@ class ObstoreTransport:
         return True
 
     @contextlib.contextmanager
-    def _translated(self, url: str, *, changed: bool = False, exists: bool = False) -> Iterator[None]:
+    def _translated(
+        self, url: str, *, changed: bool = False, exists: bool = False
+    ) -> Iterator[None]:
         try:
             yield
         except self._errors.BaseError as error:
@@ -316,7 +316,9 @@ def _translate_obstore_error(
         return TransientError(f"request for {url} failed after retries: {_first_line(message)}")
     if not status:
         if "timed out" in message or "timeout" in message.lower():
-            return RequestTimeoutError(f"request for {url} timed out after retries: {_first_line(message)}")
+            return RequestTimeoutError(
+                f"request for {url} timed out after retries: {_first_line(message)}"
+            )
         return TransientError(f"request for {url} failed after retries: {_first_line(message)}")
     return RequestError(f"request for {url} failed: {_first_line(message)}")
 

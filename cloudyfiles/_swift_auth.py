@@ -173,7 +173,9 @@ def _rackspace_region(region: str | None) -> str:
     return code
 
 
-def _auth_version(settings: dict[str, Any], options: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+def _auth_version(
+    settings: dict[str, Any], options: Mapping[str, Any], environ: Mapping[str, str]
+) -> str:
     explicit = settings.pop("auth_version", None)
     if explicit:
         version = str(explicit).lower().removeprefix("v").removesuffix(".0")
@@ -197,7 +199,11 @@ def _check_auth(auth: SwiftAuth) -> None:
             "auth_url, username, password and project_name (Keystone), or set OS_AUTH_URL, "
             "OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME, or OS_STORAGE_URL and OS_AUTH_TOKEN"
         )
-    if auth.auth_version == "3" and auth.has_credentials and not (auth.project_name or auth.project_id):
+    if (
+        auth.auth_version == "3"
+        and auth.has_credentials
+        and not (auth.project_name or auth.project_id)
+    ):
         raise AccessDeniedError(
             f"missing project for Keystone v3 at {auth.auth_url}: pass project_name or "
             "project_id, or set OS_PROJECT_NAME"

@@ -274,9 +274,7 @@ class RemoteObject(io.BufferedIOBase):
         """Return whether the contents start with ``prefix``, reading only its length."""
         low, high, _ = slice(start, end).indices(self.size)
         prefixes = prefix if isinstance(prefix, tuple) else (prefix,)
-        return any(
-            len(p) <= high - low and self[low : low + len(p)] == bytes(p) for p in prefixes
-        )
+        return any(len(p) <= high - low and self[low : low + len(p)] == bytes(p) for p in prefixes)
 
     def endswith(self, suffix: Any, start: int | None = None, end: int | None = None) -> bool:
         """Return whether the contents end with ``suffix``, reading only its length."""
@@ -516,12 +514,45 @@ def _make_bytes_method(name: str) -> Callable[..., Any]:
 
 # Read-only bytes methods that need the whole contents; startswith and endswith read
 # only what they compare.
-for _name in (
-    "capitalize center count decode expandtabs find hex index isalnum isalpha isascii "
-    "isdigit islower isspace istitle isupper ljust lower lstrip partition removeprefix "
-    "removesuffix replace rfind rindex rjust rpartition rsplit rstrip split splitlines "
-    "strip swapcase title translate upper zfill"
-).split():
+for _name in [
+    "capitalize",
+    "center",
+    "count",
+    "decode",
+    "expandtabs",
+    "find",
+    "hex",
+    "index",
+    "isalnum",
+    "isalpha",
+    "isascii",
+    "isdigit",
+    "islower",
+    "isspace",
+    "istitle",
+    "isupper",
+    "ljust",
+    "lower",
+    "lstrip",
+    "partition",
+    "removeprefix",
+    "removesuffix",
+    "replace",
+    "rfind",
+    "rindex",
+    "rjust",
+    "rpartition",
+    "rsplit",
+    "rstrip",
+    "split",
+    "splitlines",
+    "strip",
+    "swapcase",
+    "title",
+    "translate",
+    "upper",
+    "zfill",
+]:
     setattr(RemoteObject, _name, _make_bytes_method(_name))
 del _name
 

@@ -244,7 +244,8 @@ class LocalStore(Store):
         if_absent: bool = False,
     ) -> ObjectInfo:
         self._path(key)  # reject a key that escapes the root before writing anything
-        handle = tempfile.NamedTemporaryFile(dir=self._temp_folder(), delete=False)
+        # Closed by the with block below; the name must outlive it for the rename.
+        handle = tempfile.NamedTemporaryFile(dir=self._temp_folder(), delete=False)  # noqa: SIM115
         try:
             with handle:
                 hashing = _HashingWriter(handle)

@@ -310,7 +310,9 @@ class S3Store(Store):
         return ListPage(
             objects=[_info_from_listing(item) for item in response.get("Contents", ())],
             prefixes=[item["Prefix"] for item in response.get("CommonPrefixes", ())],
-            next_token=response.get("NextContinuationToken") if response.get("IsTruncated") else None,
+            next_token=response.get("NextContinuationToken")
+            if response.get("IsTruncated")
+            else None,
         )
 
     # Writes
@@ -412,7 +414,9 @@ class S3Store(Store):
             complete = info if info.complete else source.head(info.key)
             arguments["MetadataDirective"] = "REPLACE"
             arguments["ContentType"] = content_type or complete.content_type
-            arguments["Metadata"] = dict((complete.metadata or {}) if metadata is None else metadata)
+            arguments["Metadata"] = dict(
+                (complete.metadata or {}) if metadata is None else metadata
+            )
         with _translated(source.url(info.key), changed=True):
             response = self.client.copy_object(**arguments)
         result = response.get("CopyObjectResult", {})
@@ -450,7 +454,12 @@ class S3Store(Store):
         logger.info("multipart copy of %s to %s", source.url(info.key), self.url(key))
         with _translated(source.url(info.key), changed=True):
             self.client.copy(
-                copy_source, self.bucket, key, ExtraArgs=extra, Config=config, SourceClient=source.client
+                copy_source,
+                self.bucket,
+                key,
+                ExtraArgs=extra,
+                Config=config,
+                SourceClient=source.client,
             )
         return self.head(key)
 
@@ -563,12 +572,16 @@ def translate_error(
         if code in _THROTTLED or status >= 500 or status == 429:
             return TransientError(f"request for {url} failed after retries: {status} {message}")
         return RequestError(f"request for {url} failed: {status} {code}: {message}")
-    if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+    if isinstance(
+        error, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
+    ):
         return AccessDeniedError(
             f"no AWS credentials found for {url}: set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, configure a profile, or pass anonymous=True for a public bucket"
         )
-    if isinstance(error, botocore.exceptions.ReadTimeoutError | botocore.exceptions.ConnectTimeoutError):
+    if isinstance(
+        error, botocore.exceptions.ReadTimeoutError | botocore.exceptions.ConnectTimeoutError
+    ):
         return RequestTimeoutError(f"request for {url} timed out after retries: {error}")
     if isinstance(
         error,

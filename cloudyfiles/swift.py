@@ -1,4 +1,6 @@
-"""Mappings over OpenStack Swift containers, which Rackspace Cloud Files runs, through python-swiftclient.
+"""Mappings over OpenStack Swift containers through python-swiftclient.
+
+Swift is what Rackspace Cloud Files runs.
 
 >>> from cloudyfiles.swift import factory
 >>> Local = factory(                                    # doctest: +SKIP
@@ -31,7 +33,8 @@ only servers inside the same Rackspace region can reach::
 
 Without credential options, the settings come from the environment, as in the OpenStack
 and swift command line clients. The variables are ``OS_AUTH_URL``, ``OS_USERNAME``,
-``OS_PASSWORD``, ``OS_PROJECT_NAME`` or ``OS_PROJECT_ID``, ``OS_USER_DOMAIN_NAME``, ``OS_PROJECT_DOMAIN_NAME``, ``OS_REGION_NAME``,
+``OS_PASSWORD``, ``OS_PROJECT_NAME`` or ``OS_PROJECT_ID``, ``OS_USER_DOMAIN_NAME``,
+``OS_PROJECT_DOMAIN_NAME``, ``OS_REGION_NAME``,
 ``OS_INTERFACE``, ``OS_AUTH_VERSION`` (or ``OS_IDENTITY_API_VERSION``), ``ST_AUTH``,
 ``ST_USER`` and ``ST_KEY`` for tempauth, and ``OS_STORAGE_URL`` with ``OS_AUTH_TOKEN`` for
 a token obtained beforehand. That is what ``from_url("swift://container/prefix")`` uses.
@@ -184,7 +187,9 @@ class SwiftStore(Store):
         self.segment_size = int(options.get("segment_size", 64 * MIB))
         self.segment_container = str(options.get("segment_container") or f"{bucket}_segments")
         if self.segment_size < 1:
-            raise ValueError(f"invalid segment_size {self.segment_size}: it must be at least 1 byte")
+            raise ValueError(
+                f"invalid segment_size {self.segment_size}: it must be at least 1 byte"
+            )
         self._local = threading.local()
         self._lock = threading.Lock()
         self._auth: SwiftAuth | None = None
@@ -225,7 +230,9 @@ class SwiftStore(Store):
             },
         }
         if auth.has_credentials and auth.auth_version == "1":
-            kwargs.update(authurl=auth.auth_url, user=auth.username, key=auth.password, auth_version="1")
+            kwargs.update(
+                authurl=auth.auth_url, user=auth.username, key=auth.password, auth_version="1"
+            )
         elif auth.has_credentials:
             kwargs["session"] = self._keystone_session(verify)
         storage_url, token = self._token or (auth.storage_url, auth.auth_token)
@@ -408,7 +415,9 @@ class SwiftStore(Store):
             )
         return self.head(key)
 
-    def _put_large_object(self, key: str, segments: Iterator[bytes], headers: dict[str, str]) -> ObjectInfo:
+    def _put_large_object(
+        self, key: str, segments: Iterator[bytes], headers: dict[str, str]
+    ) -> ObjectInfo:
         self._create_container(self.segment_container)
         prefix = _segment_prefix(key, self.segment_size)
         entries: list[dict[str, Any]] = []
@@ -418,7 +427,9 @@ class SwiftStore(Store):
             logger.info("writing SLO manifest %s of %d segments", self.url(key), len(entries))
             manifest = json.dumps(entries).encode("utf-8")
             with _translated(self.url(key), bucket=True):
-                self._request("PUT", key, query="multipart-manifest=put", headers=headers, data=manifest)
+                self._request(
+                    "PUT", key, query="multipart-manifest=put", headers=headers, data=manifest
+                )
         except BaseException:
             self._delete_segments(entries)
             raise
@@ -432,8 +443,14 @@ class SwiftStore(Store):
             )
         etag = hashlib.md5(segment, usedforsecurity=False).hexdigest()
         with _translated(f"swift://{self.segment_container}/{name}", bucket=True):
-            self._request("PUT", name, container=self.segment_container, headers={"ETag": etag}, data=segment)
-        return {"path": f"/{self.segment_container}/{name}", "etag": etag, "size_bytes": len(segment)}
+            self._request(
+                "PUT", name, container=self.segment_container, headers={"ETag": etag}, data=segment
+            )
+        return {
+            "path": f"/{self.segment_container}/{name}",
+            "etag": etag,
+            "size_bytes": len(segment),
+        }
 
     def _delete_segments(self, entries: list[dict[str, Any]]) -> None:
         if entries:
@@ -482,8 +499,11 @@ class SwiftStore(Store):
         while True:
             with _translated(self.url(prefix), bucket=True):
                 _, listing = self.connection.get_container(
-                    self.bucket, marker=marker or None, prefix=prefix or None,
-                    end_marker=names[-1] + "\x01", limit=self.page_limit,
+                    self.bucket,
+                    marker=marker or None,
+                    prefix=prefix or None,
+                    end_marker=names[-1] + "\x01",
+                    limit=self.page_limit,
                 )
             found.update(i["name"] for i in listing if "slo_etag" in i and i["name"] in requested)
             if len(listing) < self.page_limit:
@@ -497,7 +517,11 @@ class SwiftStore(Store):
         logger.info("bulk delete of %d objects from %s", len(names), self.url(""))
         with _translated(self.url(""), bucket=True):
             response = self._request(
-                "POST", None, container=None, query="bulk-delete", headers=headers,
+                "POST",
+                None,
+                container=None,
+                query="bulk-delete",
+                headers=headers,
                 data=body.encode("utf-8"),
             )
         try:
@@ -572,7 +596,9 @@ class SwiftStore(Store):
         if response.headers.get("x-timestamp") != current.get("x-timestamp"):
             raise ObjectChangedError(f"{source.url(info.key)} changed while it was copied")
         segments = json.loads(response.body)
-        logger.info("copying %s to %s in %d segments", source.url(info.key), self.url(key), len(segments))
+        logger.info(
+            "copying %s to %s in %d segments", source.url(info.key), self.url(key), len(segments)
+        )
         self._create_container(self.segment_container)
         prefix = _segment_prefix(key, self.segment_size)
         entries: list[dict[str, Any]] = []
@@ -585,8 +611,13 @@ class SwiftStore(Store):
                 (described.metadata or {}) if metadata is None else metadata,
             )
             with _translated(self.url(key), bucket=True):
-                self._request("PUT", key, query="multipart-manifest=put", headers=headers,
-                              data=json.dumps(entries).encode("utf-8"))
+                self._request(
+                    "PUT",
+                    key,
+                    query="multipart-manifest=put",
+                    headers=headers,
+                    data=json.dumps(entries).encode("utf-8"),
+                )
         except BaseException:
             self._delete_segments(entries)
             raise
@@ -926,7 +957,9 @@ def _translate_client_exception(
     if status == 400 and ("name length" in body or "UTF8" in body):
         return InvalidKeyError(f"invalid key for {url}: {body.strip()}")
     if status == 408:
-        return RequestTimeoutError(f"request for {url} timed out after retries: {_status_text(error)}")
+        return RequestTimeoutError(
+            f"request for {url} timed out after retries: {_status_text(error)}"
+        )
     if status in (429, 498) or status >= 500:
         return TransientError(f"request for {url} failed after retries: {_status_text(error)}")
     return RequestError(f"request for {url} failed: {_status_text(error)}: {body[:200]}")
@@ -961,7 +994,9 @@ def translate_error(
     ``bucket``, a 404 means a missing container rather than a missing key.
     """
     if isinstance(error, ClientException):
-        return _translate_client_exception(error, url, changed=changed, exists=exists, bucket=bucket)
+        return _translate_client_exception(
+            error, url, changed=changed, exists=exists, bucket=bucket
+        )
     if isinstance(
         error,
         requests.exceptions.Timeout | urllib3.exceptions.TimeoutError | TimeoutError,
@@ -1055,7 +1090,10 @@ class _SwiftStream:
         self._resumes += 1
         logger.warning(
             "download of %s broke at byte %d (%s): resuming, attempt %d",
-            self._url, self._position, error or "early end", self._resumes,
+            self._url,
+            self._position,
+            error or "early end",
+            self._resumes,
         )
         self._response.close()
         self._open()

@@ -201,18 +201,24 @@ def _describe_azure(options: Mapping[str, Any], url: str, store: Store | None) -
     connection = options.get("connection_string") or os.environ.get(
         "AZURE_STORAGE_CONNECTION_STRING", ""
     )
-    parts = dict(
-        item.split("=", 1) for item in str(connection).split(";") if "=" in item
-    )
+    parts = dict(item.split("=", 1) for item in str(connection).split(";") if "=" in item)
     endpoint = (
         _store_endpoint(store)
         or options.get("account_url")
         or parts.get("BlobEndpoint")
-        or (f"https://{parts['AccountName']}.blob.core.windows.net" if "AccountName" in parts else "")
+        or (
+            f"https://{parts['AccountName']}.blob.core.windows.net"
+            if "AccountName" in parts
+            else ""
+        )
     )
     credential = options.get("credential")
     if credential is not None:
-        kind = "a string (account key or SAS token)" if isinstance(credential, str) else type(credential).__name__
+        kind = (
+            "a string (account key or SAS token)"
+            if isinstance(credential, str)
+            else type(credential).__name__
+        )
         source = f"credential passed as an option: {kind}"
     elif "AccountKey" in parts:
         source = "shared key in the connection string"

@@ -156,7 +156,8 @@ class BucketBrowser(widgets.VBox):
         ]
         self.objects.unobserve(self._on_select, names="value")
         self.objects.options = [
-            (f"{info.key[start:]}  ({format_size(info.size)})", info.key) for info in self.page.objects
+            (f"{info.key[start:]}  ({format_size(info.size)})", info.key)
+            for info in self.page.objects
         ]
         self.objects.value = None
         self.objects.observe(self._on_select, names="value")
@@ -223,7 +224,9 @@ class BucketBrowser(widgets.VBox):
     def download(obj: RemoteObject, path: str) -> None:
         """Stream ``obj`` to the local file ``path``, which appears only when complete."""
         folder = os.path.dirname(path) or "."
-        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".download-", delete=False)
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115  # closed by the with block below
+            dir=folder, prefix=".download-", delete=False
+        )
         try:
             with handle, obj.open() as source:
                 shutil.copyfileobj(source, handle, 1 << 20)

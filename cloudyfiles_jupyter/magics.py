@@ -118,7 +118,8 @@ class Transfer:
         how = "on the server" if self.server_side else "through this process"
         count = len(self.objects)
         what = f"{count} objects" if count != 1 else "1 object"
-        return f"wrote {what} ({format_size(self.size)}) from {self.source} to {self.destination}, {how}"
+        size = format_size(self.size)
+        return f"wrote {what} ({size}) from {self.source} to {self.destination}, {how}"
 
 
 @dataclass
@@ -198,7 +199,9 @@ class CloudyMagics(Magics):
         if name:
             handler = getattr(self, f"_cmd_{name}", None)
             if handler is None:
-                raise UsageError(f"unknown %cloudy command {name!r}: use one of {', '.join(self._names())}")
+                raise UsageError(
+                    f"unknown %cloudy command {name!r}: use one of {', '.join(self._names())}"
+                )
             return TextResult(handler.parser.format_help())
         lines = ["%cloudy commands (%cloudy help COMMAND shows the options):"]
         for command in self._names():
@@ -210,7 +213,9 @@ class CloudyMagics(Magics):
         try:
             argv = shlex.split(rest)
         except ValueError as error:
-            raise UsageError(f"cannot split {rest!r} into arguments: {error}; check the quotes") from None
+            raise UsageError(
+                f"cannot split {rest!r} into arguments: {error}; check the quotes"
+            ) from None
         if "-h" in argv or "--help" in argv:
             raise UsageError(handler.parser.format_help())
         try:
@@ -226,8 +231,12 @@ class CloudyMagics(Magics):
 
     @_subcommand("list one page of a bucket or folder: folders first, then objects")
     @argument("url", help="bucket or folder, such as s3://bucket/prefix/, or a mapping variable")
-    @argument("--page-size", type=int, default=None, help="entries per page (default: config.page_size)")
-    @argument("--next", action="store_true", help="continue after the previous page of the same URL")
+    @argument(
+        "--page-size", type=int, default=None, help="entries per page (default: config.page_size)"
+    )
+    @argument(
+        "--next", action="store_true", help="continue after the previous page of the same URL"
+    )
     @argument("--token", default=None, help="continue after the page that returned this token")
     def _cmd_ls(self, args: Any) -> Listing:
         if args.next and args.token:
@@ -363,11 +372,15 @@ class CloudyMagics(Magics):
 
     @_subcommand("write the cell's text to an object (cell magic: %%cloudy write URL)")
     @argument("url", help="destination object, such as s3://bucket/notes.txt")
-    @argument("--content-type", default=None, help="MIME type to store (default: from the extension)")
+    @argument(
+        "--content-type", default=None, help="MIME type to store (default: from the extension)"
+    )
     def _cmd_write(self, args: Any, cell: str) -> Transfer:
         target = self._resolve(args.url)
         if target.is_folder:
-            raise UsageError(f"{target.url} is a folder: name the object, such as {args.url}notes.txt")
+            raise UsageError(
+                f"{target.url} is a folder: name the object, such as {args.url}notes.txt"
+            )
         written = target.mapping.put(target.key, cell, content_type=args.content_type)
         return Transfer("cell", written.url, [written])
 
@@ -379,10 +392,14 @@ class CloudyMagics(Magics):
     def _cmd_open(self, args: Any) -> ObjectMapping | RemoteObject:
         words = args.words[1:] if args.words[0] == "as" and len(args.words) == 2 else args.words
         if len(words) != 1:
-            raise UsageError(f"expected one variable name after the URL, got {' '.join(args.words)!r}")
+            raise UsageError(
+                f"expected one variable name after the URL, got {' '.join(args.words)!r}"
+            )
         name = words[0]
         if not name.isidentifier() or keyword.iskeyword(name):
-            raise UsageError(f"invalid variable name {name!r}: use a Python identifier such as data")
+            raise UsageError(
+                f"invalid variable name {name!r}: use a Python identifier such as data"
+            )
         value = self._open_value(self._resolve(args.url))
         self.shell.user_ns[name] = value
         return value
@@ -430,7 +447,9 @@ class CloudyMagics(Magics):
         for setting in args.settings:
             name, separator, value = setting.partition("=")
             if not separator:
-                raise UsageError(f"invalid setting {setting!r}: write NAME=VALUE, such as preview_bytes=131072")
+                raise UsageError(
+                    f"invalid setting {setting!r}: write NAME=VALUE, such as preview_bytes=131072"
+                )
             values[name.strip()] = value.strip()
         return config.update(**values)
 

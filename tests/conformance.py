@@ -370,9 +370,10 @@ class MappingConformance:
         d["big"] = io.BytesIO(payload)
         assert d["big"].size == len(payload)
         assert d["big"] == payload
-        assert d["big"][len(payload) // 2 : len(payload) // 2 + 10] == payload[
-            len(payload) // 2 : len(payload) // 2 + 10
-        ]
+        assert (
+            d["big"][len(payload) // 2 : len(payload) // 2 + 10]
+            == payload[len(payload) // 2 : len(payload) // 2 + 10]
+        )
 
     def test_content_type_guessed_and_explicit(self, mapping: ObjectMapping) -> None:
         mapping["table.csv"] = "a,b\n"
@@ -756,11 +757,17 @@ class MappingConformance:
             HealthCheck.differing_executors,  # each backend subclass runs the same test
         ],
     )
-    @given(data=st.binary(max_size=200), operations=st.lists(st.tuples(
-        st.sampled_from(["read", "read1", "readline", "seek", "slice", "readinto", "iter"]),
-        st.integers(-30, 230),
-        st.integers(-30, 230),
-    ), max_size=12))
+    @given(
+        data=st.binary(max_size=200),
+        operations=st.lists(
+            st.tuples(
+                st.sampled_from(["read", "read1", "readline", "seek", "slice", "readinto", "iter"]),
+                st.integers(-30, 230),
+                st.integers(-30, 230),
+            ),
+            max_size=12,
+        ),
+    )
     def test_operations_match_bytesio(
         self, backend: Backend, data: bytes, operations: list[tuple[str, int, int]]
     ) -> None:

@@ -26,5 +26,5 @@ def test_quick_bench_prints_every_workload() -> None:
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     for name in WORKLOADS:
-        assert f"== {name}" in completed.stdout or f"== list-" in completed.stdout, name
+        assert f"== {name}" in completed.stdout or "== list-" in completed.stdout, name
     assert completed.stdout.count("cloudyfiles / best peer:") == len(WORKLOADS)

@@ -340,7 +340,9 @@ def test_build_preview_keeps_split_character_out():
 
 def test_preview_of_100_mb_memory_object_reads_range(counting):
     mapping, store = counting
-    store.put_bytes("big.bin", bytes(100 << 20), content_type="application/octet-stream", metadata={})
+    store.put_bytes(
+        "big.bin", bytes(100 << 20), content_type="application/octet-stream", metadata={}
+    )
     obj = mapping["big.bin"]
     store.calls.clear()
 

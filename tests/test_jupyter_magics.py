@@ -62,10 +62,13 @@ def test_load_twice_is_harmless(shell):
 def test_import_is_light():
     code = (
         "import sys, cloudyfiles_jupyter, cloudyfiles; "
-        "heavy = [m for m in ('IPython', 'ipywidgets', 'PIL', 'pandas', 'boto3') if m in sys.modules]; "
+        "names = ('IPython', 'ipywidgets', 'PIL', 'pandas', 'boto3'); "
+        "heavy = [m for m in names if m in sys.modules]; "
         "print(heavy)"
     )
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
 
     assert output.stdout.strip() == "[]"
 
@@ -240,7 +243,9 @@ def test_open_missing_key(shell, bucket):
 
 
 def test_write_cell(shell, bucket):
-    result = shell.run_cell_magic("cloudy", "write bucket/cell.md --content-type text/markdown", "# Title\n")
+    result = shell.run_cell_magic(
+        "cloudy", "write bucket/cell.md --content-type text/markdown", "# Title\n"
+    )
 
     assert isinstance(result, Transfer)
     assert bytes(bucket["cell.md"]) == b"# Title\n"
@@ -344,12 +349,19 @@ def test_whoami_s3_without_credentials_stays_offline(shell, monkeypatch):
 
 def test_whoami_other_schemes_do_not_fail(shell, monkeypatch):
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")
-    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountName=dev;AccountKey=c2VjcmV0;BlobEndpoint=http://127.0.0.1:10000/dev")
+    monkeypatch.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "AccountName=dev;AccountKey=c2VjcmV0;BlobEndpoint=http://127.0.0.1:10000/dev",
+    )
     monkeypatch.setenv("ST_AUTH", "http://127.0.0.1:8080/auth/v1.0")
     monkeypatch.setenv("ST_USER", "test:tester")
     monkeypatch.setenv("ST_KEY", "testing")
 
-    for url, scheme in (("gs://bucket/x", "gs"), ("az://container/x", "az"), ("swift://container/x", "swift")):
+    for url, scheme in (
+        ("gs://bucket/x", "gs"),
+        ("az://container/x", "az"),
+        ("swift://container/x", "swift"),
+    ):
         identity = cloudy(shell, f"whoami {url}")
         shown = str(identity)
 

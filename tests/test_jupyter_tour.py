@@ -33,7 +33,10 @@ def executed(tmp_path_factory):
         kernel_environment(monkeypatch, data_dir)
         notebook = nbformat.read(NOTEBOOKS / "tour.ipynb", as_version=4)
         NotebookClient(
-            notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+            notebook,
+            timeout=120,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(NOTEBOOKS)}},
         ).execute()
     return notebook, data_dir
 
@@ -51,7 +54,9 @@ def outputs_of(notebook, source_start: str) -> list[dict]:
 
 
 def html_of(notebook, source_start: str) -> str:
-    return "".join(output.get("data", {}).get("text/html", "") for output in outputs_of(notebook, source_start))
+    return "".join(
+        output.get("data", {}).get("text/html", "") for output in outputs_of(notebook, source_start)
+    )
 
 
 def text_of(notebook, source_start: str) -> str:
@@ -121,7 +126,9 @@ def test_tour_slices_streams_and_copies(executed):
 
     assert "bytes in the log" in text_of(notebook, "print(log[:120]")
     errors = int(text_of(notebook, "errors = sum("))
-    expected = sum(1 for line in tour_data.make_log(tour_data.LOG_BYTES).splitlines() if b" ERROR " in line)
+    expected = sum(
+        1 for line in tour_data.make_log(tour_data.LOG_BYTES).splitlines() if b" ERROR " in line
+    )
     assert errors == expected
     assert "sun" in text_of(notebook, "import pandas as pd")
     assert len(text_of(notebook, "%cloudy head").splitlines()) == 3
@@ -137,7 +144,9 @@ def test_tour_opens_browser(executed):
     notebook, _ = executed
     outputs = outputs_of(notebook, "cloudyfiles_jupyter.browser(")
 
-    assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {}) for output in outputs)
+    assert any(
+        "application/vnd.jupyter.widget-view+json" in output.get("data", {}) for output in outputs
+    )
     assert "widgets" in notebook.metadata
     state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     descriptions = {model["state"].get("description") for model in state.values()}

@@ -95,7 +95,13 @@ def test_paging_fetches_one_page_per_click(store):
 
     assert store.calls == Counter({"list": 3})
     assert second[0] == "logs/day10.log"
-    assert third == ["logs/day20.log", "logs/day21.log", "logs/day22.log", "logs/day23.log", "logs/day24.log"]
+    assert third == [
+        "logs/day20.log",
+        "logs/day21.log",
+        "logs/day22.log",
+        "logs/day23.log",
+        "logs/day24.log",
+    ]
     assert back == second
     assert widget.next_button.disabled is False
     assert widget.page_label.value.startswith("page 2 ·")
@@ -126,7 +132,10 @@ def test_select_previews_with_one_range(store):
 def test_expression_without_name(store):
     widget = BucketBrowser(mapping_of(store))
 
-    assert widget.expression_for("a b.txt") == f"cloudyfiles.from_url({widget.mapping.url!r})['a b.txt']"
+    assert (
+        widget.expression_for("a b.txt")
+        == f"cloudyfiles.from_url({widget.mapping.url!r})['a b.txt']"
+    )
 
 
 def test_download_streams_to_file(store, tmp_path):
@@ -156,7 +165,9 @@ def test_upload_writes_into_current_folder(store):
     widget = BucketBrowser(mapping_of(store))
     widget.open_folder("docs/")
 
-    widget.upload_files([{"name": "new.txt", "type": "text/plain", "content": memoryview(b"fresh")}])
+    widget.upload_files(
+        [{"name": "new.txt", "type": "text/plain", "content": memoryview(b"fresh")}]
+    )
 
     assert bytes(mapping_of(store)["docs/new.txt"]) == b"fresh"
     assert "docs/new.txt" in [value for _, value in widget.objects.options]
@@ -166,8 +177,13 @@ def test_upload_through_file_upload_value(store):
     widget = BucketBrowser(mapping_of(store))
 
     widget.upload.value = (
-        {"name": "up.bin", "type": "", "size": 3, "content": memoryview(b"abc"),
-         "last_modified": datetime.datetime.now(datetime.timezone.utc)},
+        {
+            "name": "up.bin",
+            "type": "",
+            "size": 3,
+            "content": memoryview(b"abc"),
+            "last_modified": datetime.datetime.now(datetime.timezone.utc),
+        },
     )
 
     assert bytes(mapping_of(store)["up.bin"]) == b"abc"

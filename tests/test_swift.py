@@ -348,7 +348,10 @@ def test_bulk_delete_is_one_request(swift: Swift) -> None:
         proxy.reset_stats()
         d.store.delete_many([d.prefix + key for key in keys] + ["absent"])
         methods = [record.method for record in proxy.stats.records]
-        assert methods == ["GET", "POST"]  # the listing that finds large objects, then one bulk delete
+        assert methods == [
+            "GET",
+            "POST",
+        ]  # the listing that finds large objects, then one bulk delete
         assert len(d) == 0
 
 
@@ -373,8 +376,9 @@ def test_metadata_rules(bucket: type[ObjectMapping]) -> None:
 
 def test_key_rules_raise_before_any_request() -> None:
     # Port 9 discards: a request would fail with TransientError, not a ValueError.
-    d = factory("container", auth_url="http://127.0.0.1:9/auth/v1.0", user="u:u", key="k",
-                retries=0)()
+    d = factory(
+        "container", auth_url="http://127.0.0.1:9/auth/v1.0", user="u:u", key="k", retries=0
+    )()
     long_key = "\u00e9" * 513  # 1026 bytes in UTF-8
     with pytest.raises(InvalidKeyError, match="1024"):
         d[long_key] = "v"
@@ -477,8 +481,12 @@ def test_keystone_settings_from_environment() -> None:
     assert overridden.username == "ana"
 
     explicit = resolve_auth(
-        {"auth_url": "https://other.invalid/v3", "username": "bo", "password": "pw",
-         "project_id": "p1"},
+        {
+            "auth_url": "https://other.invalid/v3",
+            "username": "bo",
+            "password": "pw",
+            "project_id": "p1",
+        },
         environ,
     )
     assert explicit.username == "bo"
@@ -487,11 +495,15 @@ def test_keystone_settings_from_environment() -> None:
 
 def test_keystone_needs_a_project() -> None:
     with pytest.raises(AccessDeniedError, match="project"):
-        resolve_auth({"auth_url": "https://keystone.invalid/v3", "username": "a", "password": "b"}, {})
+        resolve_auth(
+            {"auth_url": "https://keystone.invalid/v3", "username": "a", "password": "b"}, {}
+        )
 
 
 def test_auth_version_from_url_and_names() -> None:
-    tempauth = resolve_auth({"auth_url": "http://h/auth/v1.0", "username": "a:b", "password": "k"}, {})
+    tempauth = resolve_auth(
+        {"auth_url": "http://h/auth/v1.0", "username": "a:b", "password": "k"}, {}
+    )
     assert tempauth.auth_version == "1"
     v2 = resolve_auth({"auth_url": "http://h/v2.0", "username": "a", "password": "k"}, {})
     assert v2.auth_version == "2"
@@ -503,8 +515,14 @@ def test_auth_version_from_url_and_names() -> None:
 
 @pytest.mark.parametrize(
     ("region", "code"),
-    [("DFW", "DFW"), ("ord", "ORD"), ("Northern-Virginia", "IAD"), ("london", "LON"),
-     ("SYD", "SYD"), ("hong_kong", "HKG")],
+    [
+        ("DFW", "DFW"),
+        ("ord", "ORD"),
+        ("Northern-Virginia", "IAD"),
+        ("london", "LON"),
+        ("SYD", "SYD"),
+        ("hong_kong", "HKG"),
+    ],
 )
 def test_rackspace_preset_resolves(region: str, code: str) -> None:
     auth = resolve_auth(
@@ -519,7 +537,9 @@ def test_rackspace_preset_resolves(region: str, code: str) -> None:
 
 def test_rackspace_preset_rejects_unknown_region() -> None:
     with pytest.raises(ValueError, match="DFW, HKG, IAD, LON, ORD, SYD"):
-        resolve_auth({"preset": "rackspace", "username": "a", "api_key": "k", "region_name": "PAR"}, {})
+        resolve_auth(
+            {"preset": "rackspace", "username": "a", "api_key": "k", "region_name": "PAR"}, {}
+        )
     with pytest.raises(ValueError, match="missing region_name"):
         resolve_auth({"preset": "rackspace", "username": "a", "api_key": "k"}, {})
     with pytest.raises(ValueError, match="preset"):

@@ -96,8 +96,10 @@ def _throwaway_dirs(base: Path) -> dict[str, str]:
     return env
 
 
-def start_server(app: str, root_dir: Path, work_dir: Path, extra_env: dict[str, str]) -> JupyterServer:
-    """Start ``jupyter lab`` or ``jupyter notebook`` serving ``root_dir``; return once it responds."""
+def start_server(
+    app: str, root_dir: Path, work_dir: Path, extra_env: dict[str, str]
+) -> JupyterServer:
+    """Start ``jupyter lab`` or ``jupyter notebook`` on ``root_dir``; return once it responds."""
     token = secrets.token_hex(16)
     env = dict(os.environ)
     env.update(_throwaway_dirs(work_dir))
@@ -128,7 +130,9 @@ def start_server(app: str, root_dir: Path, work_dir: Path, extra_env: dict[str, 
     info_file = runtime / f"jpserver-{process.pid}.json"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"jupyter {app} exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"jupyter {app} exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
+            )
         if info_file.exists():
             try:
                 info = json.loads(info_file.read_text())

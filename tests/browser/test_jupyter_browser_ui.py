@@ -68,7 +68,9 @@ def check_no_injection(page, dialogs: list[str]) -> None:
 def run_tour_checks(page, server, dialogs, screenshots_dir, prefix: str, path: str) -> None:
     open_and_run(page, server, path)
 
-    listing = page.locator('.jp-OutputArea-output[data-mime-type="text/html"] .cloudyfiles-listing').first
+    listing = page.locator(
+        '.jp-OutputArea-output[data-mime-type="text/html"] .cloudyfiles-listing'
+    ).first
     listing.scroll_into_view_if_needed()
     assert "tables/" in listing.inner_text()
     assert HOSTILE in listing.inner_text()
