@@ -55,6 +55,8 @@ class Result:
             best = max(peers, key=peers.__getitem__)
             return ours / peers[best], best
         best = min(peers, key=peers.__getitem__)
+        if not peers[best]:
+            return None  # a ratio to zero says nothing; the notes give the target
         return (peers[best] / ours if ours else float("inf")), best
 
 
@@ -447,8 +449,8 @@ def preview(clients: Clients, sizes: Sizes) -> Result:
         through.get_object(Bucket=BUCKET, Key=key, Range=f"bytes=0-{64 * KIB - 1}")["Body"].read()
         result.figures["boto3"] = proxy.stats.bytes_sent
     result.notes.append(
-        f"cloudyfiles sent {requests} requests (lookup, then the preview range); "
-        "boto3 is a HEAD and one 64 KiB ranged GET"
+        f"cloudyfiles sent {requests} request(s) for the lookup and the preview, which "
+        "reuses the 64 KiB that the lookup fetched; boto3 is a HEAD and one 64 KiB ranged GET"
     )
     return result
 
@@ -475,7 +477,9 @@ def stream_memory(clients: Clients, sizes: Sizes) -> Result:
         )
         measured = json.loads(completed.stdout.strip().splitlines()[-1])
         result.figures[client] = measured["growth_kib"] / 1024
-    result.notes.append("growth = VmHWM after the read minus VmRSS after the lookup")
+    result.notes.append(
+        "growth = VmHWM after the read minus VmRSS after the lookup; target: under 64 MiB"
+    )
     return result
 
 

@@ -200,11 +200,14 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
         if isinstance(value, RemoteObject):
             return self._copy(full, value, content_type, metadata)
         content_type = content_type or guess_content_type(key)
-        options = {"content_type": content_type, "metadata": metadata or {}}
+        metadata = metadata or {}
         if hasattr(value, "read"):
-            info = self.store.put_stream(full, _binary_stream(value, key), **options)
+            stream = _binary_stream(value, key)
+            info = self.store.put_stream(full, stream, content_type=content_type, metadata=metadata)
         else:
-            info = self.store.put_bytes(full, _to_bytes(value), **options)
+            info = self.store.put_bytes(
+                full, _to_bytes(value), content_type=content_type, metadata=metadata
+            )
         return self._object(info)
 
     def _copy(
@@ -227,14 +230,16 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
                 source.store, source._info, full, content_type=content_type, metadata=metadata
             )
             return self._object(info)
-        options = {
-            "content_type": content_type or source.content_type,
-            "metadata": source.metadata if metadata is None else metadata,
-        }
+        content_type = content_type or source.content_type
+        metadata = source.metadata if metadata is None else metadata
         if source._data is not None:
-            info = self.store.put_bytes(full, source._data, **options)
+            info = self.store.put_bytes(
+                full, source._data, content_type=content_type, metadata=metadata
+            )
         else:
-            info = self.store.put_stream(full, source.open(), **options)
+            info = self.store.put_stream(
+                full, source.open(), content_type=content_type, metadata=metadata
+            )
         return self._object(info)
 
     def __delitem__(self, key: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import io
+import itertools
 import logging
 import queue
 import threading
@@ -70,6 +72,7 @@ class RemoteObject(io.BufferedIOBase):
         self._window_start = 0
         self._stream: _ReadAhead | None = None
         self._stream_pos = 0
+        self._lines: _LineBatch | None = None
         self._first = first
         self._complete = first if first is not None and len(first) == info.size else None
         if first:
@@ -327,8 +330,10 @@ class RemoteObject(io.BufferedIOBase):
         return True
 
     def tell(self) -> int:
-        self._check_open()
-        return self._pos
+        if self.closed:
+            raise ValueError(f"I/O operation on closed RemoteObject {self.url}")
+        batch = self._lines
+        return batch.position() if batch is not None else self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self._check_open()
@@ -396,7 +401,9 @@ class RemoteObject(io.BufferedIOBase):
         return self._iter_lines()
 
     def _iter_lines(self) -> Iterator[bytes]:
-        # Split whole windows at C speed; readline only joins a line across windows.
+        # Split whole windows at C speed and hand out their lines with `yield from`,
+        # which costs no Python statement per line; readline only joins a line
+        # across windows. While a batch is out, its position is computed on demand.
         while self._pos < self.size:
             offset = self._ensure_window(self._block_size)
             window = self._window[offset:] if offset else self._window
@@ -406,17 +413,21 @@ class RemoteObject(io.BufferedIOBase):
             else:
                 lines = window.splitlines(keepends=True)
             partial = lines.pop() if not lines[-1].endswith(b"\n") else b""
-            for line in lines:
-                self._pos += len(line)
-                expected = self._pos
-                yield line
-                if self._pos != expected:
-                    break  # the caller moved the position while iterating
-            else:
-                if partial:
-                    yield self.readline()
+            batch = _LineBatch(lines, self._pos)
+            self._lines = batch
+            yield from batch.iterator
+            if self._lines is not batch:
+                self._check_open()  # closed meanwhile, or a read or seek took over
+                continue
+            self._lines = None
+            self._pos = batch.end
+            if partial:
+                yield self.readline()
 
     def close(self) -> None:
+        if self._lines is not None:
+            self._lines.stop()
+            self._lines = None
         self._close_stream()
         self._window = b""
         super().close()
@@ -428,8 +439,14 @@ class RemoteObject(io.BufferedIOBase):
             pass
 
     def _check_open(self) -> None:
+        """Raise ValueError when closed, and end a line batch that a read or seek overtakes."""
         if self.closed:
             raise ValueError(f"I/O operation on closed RemoteObject {self.url}")
+        batch = self._lines
+        if batch is not None:
+            self._pos = batch.position()
+            batch.stop()
+            self._lines = None
 
     def _read_to_end(self) -> bytes:
         if self._pos >= self.size:
@@ -555,6 +572,30 @@ for _name in [
 ]:
     setattr(RemoteObject, _name, _make_bytes_method(_name))
 del _name
+
+
+class _LineBatch:
+    """The lines of one window while an iterator hands them out."""
+
+    __slots__ = ("_offsets", "end", "iterator", "lines", "start")
+
+    def __init__(self, lines: list[bytes], start: int) -> None:
+        self.lines = lines
+        self.iterator = iter(lines)
+        self.start = start
+        self.end = start + sum(map(len, lines))
+        self._offsets: list[int] | None = None
+
+    def position(self) -> int:
+        """Return the file position after the lines handed out so far."""
+        handed_out = len(self.lines) - self.iterator.__length_hint__()
+        if self._offsets is None:
+            self._offsets = [0, *itertools.accumulate(map(len, self.lines))]
+        return self.start + self._offsets[handed_out]
+
+    def stop(self) -> None:
+        """Hand out no more lines."""
+        collections.deque(self.iterator, maxlen=0)
 
 
 class _ReadAhead:
