@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_WORKERS = 32
 """Threads of one bulk operation; boto3's S3 client keeps as many connections."""
+BATCH_SIZE = 512
+"""Keys per call of a store's concurrent batch method; progress advances per batch."""
 AUTO_PROGRESS_MIN = 100
 """Minimum number of keys for which ``progress=None`` shows a bar in a notebook."""
 
@@ -59,11 +61,70 @@ def get_many(
     for key in unique:
         mapping._full_key(key)  # reject invalid keys before any request
 
+    workers = _workers(mapping, max_workers)
+    batched = _get_batched(mapping, unique, workers, progress)
+    if batched is not None:
+        return batched
+
     def fetch(key: str) -> bytes:
         return bytes(mapping[key])
 
-    results = dict(_run(fetch, unique, _workers(mapping, max_workers), progress, "get"))
+    results = dict(_run(fetch, unique, workers, progress, "get"))
     return {key: results[key] for key in unique}
+
+
+def _get_batched(
+    mapping: ObjectMapping, keys: list[str], workers: int, progress: bool | None
+) -> dict[str, bytes] | None:
+    """Fetch through the store's concurrent batch method, or return None if it has none."""
+    prefix = mapping.prefix
+    results: dict[str, bytes] = {}
+    bar = _progress_bar(progress, len(keys), "get")
+    try:
+        for start in range(0, len(keys), BATCH_SIZE):
+            batch = keys[start : start + BATCH_SIZE]
+            contents = mapping.store.get_many_bytes([prefix + key for key in batch], workers)
+            if contents is None:
+                return None
+            results.update(zip(batch, contents, strict=True))
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+def _put_batched(
+    mapping: ObjectMapping, pairs: dict[str, Any], workers: int, progress: bool | None
+) -> bool:
+    """Store plain values through the store's concurrent batch method, if it has one.
+
+    Returns False, having stored nothing, when a value is a stream or a RemoteObject or
+    the store has no batch method.
+    """
+    from ._mapping import plain_bytes
+    from ._store import guess_content_type
+
+    items = []
+    for key, value in pairs.items():
+        data = plain_bytes(value)
+        if data is None:
+            return False  # a stream or a RemoteObject takes the general path
+        items.append((mapping.prefix + key, data, guess_content_type(key)))
+    bar = _progress_bar(progress, len(items), "put")
+    try:
+        for start in range(0, len(items), BATCH_SIZE):
+            if not mapping.store.put_many_bytes(items[start : start + BATCH_SIZE], workers):
+                # Stores decide by their transport, not by the items, so only the
+                # first batch can be declined and nothing was stored yet.
+                return False
+            if bar is not None:
+                bar.update(min(BATCH_SIZE, len(items) - start))
+    finally:
+        if bar is not None:
+            bar.close()
+    return True
 
 
 def put_many(
@@ -78,10 +139,15 @@ def put_many(
     for key in pairs:
         mapping._full_key(key)
 
+    workers = _workers(mapping, max_workers)
+    if _put_batched(mapping, pairs, workers, progress):
+        logger.info("stored %d objects under %s", len(pairs), mapping.url)
+        return
+
     def store(key: str) -> None:
         mapping.put(key, pairs[key])
 
-    for _ in _run(store, list(pairs), _workers(mapping, max_workers), progress, "put"):
+    for _ in _run(store, list(pairs), workers, progress, "put"):
         pass
     logger.info("stored %d objects under %s", len(pairs), mapping.url)
 

@@ -390,6 +390,16 @@ def _to_bytes(value: Any) -> bytes | bytearray | memoryview:
     return str(value).encode("utf-8")
 
 
+def plain_bytes(value: Any) -> bytes | bytearray | memoryview | None:
+    """Return the bytes that storing ``value`` writes, or None for a stream or RemoteObject.
+
+    Raises TypeError for the values that ``put`` rejects.
+    """
+    if isinstance(value, RemoteObject) or hasattr(value, "read"):
+        return None
+    return _to_bytes(value)
+
+
 def _binary_stream(stream: Any, key: str) -> Any:
     """Return ``stream``, raising TypeError first when it is a text-mode file."""
     if isinstance(stream, io.TextIOBase):

@@ -8,6 +8,8 @@ multipart uploads and keys that obstore would not send literally.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import datetime
 import importlib.util
@@ -248,6 +250,56 @@ class ObstoreTransport:
             metadata=dict(metadata),
             version=_real_version(result.get("version")),
         )
+
+    def get_many_bytes(self, keys: list[str], concurrency: int) -> list[bytes]:
+        """Return the contents of ``keys``, fetched on one event loop, in order."""
+
+        async def fetch(key: str, limit: asyncio.Semaphore) -> bytes:
+            async with limit:
+                with self._translated(self._owner.url(key)):
+                    result = await self._obstore.get_async(self.store, key)
+                    return bytes(await result.bytes_async())
+
+        async def fetch_all() -> list[bytes]:
+            limit = asyncio.Semaphore(concurrency)
+            return list(await asyncio.gather(*(fetch(key, limit) for key in keys)))
+
+        return _run_coroutine(fetch_all())
+
+    def put_many_bytes(
+        self, items: list[tuple[str, bytes | bytearray | memoryview, str]], concurrency: int
+    ) -> None:
+        """Store ``(key, data, content_type)`` items on one event loop."""
+
+        async def store(key: str, data: Any, content_type: str, limit: asyncio.Semaphore) -> None:
+            async with limit:
+                with self._translated(self._owner.url(key)):
+                    await self._obstore.put_async(
+                        self.store,
+                        key,
+                        data,
+                        attributes={"Content-Type": content_type},
+                        use_multipart=False,
+                    )
+
+        async def store_all() -> None:
+            limit = asyncio.Semaphore(concurrency)
+            await asyncio.gather(*(store(*item, limit) for item in items))
+
+        _run_coroutine(store_all())
+
+
+def _run_coroutine(coroutine: Any) -> Any:
+    """Run ``coroutine`` to completion, on a helper thread when this thread has a loop.
+
+    A Jupyter kernel runs an event loop in the main thread, where asyncio.run fails.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cloudyfiles-async") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 _RESERVED_METADATA = {name.lower() for name in _OBSTORE_ATTRIBUTES}

@@ -194,6 +194,26 @@ class Store(abc.ABC):
         """
         return io.BytesIO(self.get_range(info, start, info.size))
 
+    def get_many_bytes(self, keys: list[str], concurrency: int) -> list[bytes] | None:
+        """Return the contents of ``keys`` with up to ``concurrency`` requests in flight.
+
+        Returns None when the store has no faster way than one thread per request,
+        and the caller then uses a thread pool. Raises KeyNotFoundError for a missing key.
+        """
+        return None
+
+    def put_many_bytes(
+        self,
+        items: list[tuple[str, bytes | bytearray | memoryview, str]],
+        concurrency: int,
+    ) -> bool:
+        """Store ``(key, data, content_type)`` items with up to ``concurrency`` in flight.
+
+        Returns False, having stored nothing, when the store has no faster way than one
+        thread per request.
+        """
+        return False
+
     # Listings
 
     @abc.abstractmethod

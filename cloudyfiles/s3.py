@@ -288,6 +288,32 @@ class S3Store(Store):
         body = self._get(info, f"bytes={start}-" if start else None)
         return _TranslatedStream(body, self.url(info.key))  # type: ignore[return-value]
 
+    def get_many_bytes(self, keys: list[str], concurrency: int) -> list[bytes] | None:
+        fast = self._fast
+        if fast is None or not fast.usable:
+            return None
+        direct = [key for key in keys if fast.can_address(key)]
+        contents = dict(zip(direct, fast.get_many_bytes(direct, concurrency), strict=True))
+        for key in keys:
+            if key not in contents:  # keys that only boto3 sends literally
+                info = self.head(key)
+                contents[key] = self.get_range(info, 0, info.size) if info.size else b""
+        return [contents[key] for key in keys]
+
+    def put_many_bytes(
+        self,
+        items: list[tuple[str, bytes | bytearray | memoryview, str]],
+        concurrency: int,
+    ) -> bool:
+        fast = self._fast
+        if fast is None or not fast.usable:
+            return False
+        fast.put_many_bytes([item for item in items if fast.can_address(item[0])], concurrency)
+        for key, data, content_type in items:
+            if not fast.can_address(key):  # keys that only boto3 sends literally
+                self.put_bytes(key, data, content_type=content_type, metadata={})
+        return True
+
     # Listings
 
     def list_page(

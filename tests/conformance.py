@@ -704,6 +704,54 @@ class MappingConformance:
         assert d != {"a": b"1"}
         assert d != {"a": b"1", "b": b"22"}
 
+    # Bulk operations
+
+    def test_put_many_and_get_many(self, mapping: ObjectMapping) -> None:
+        values = {f"bulk/{index:04d}.txt": f"value {index}" for index in range(600)}
+        mapping.put_many(values, max_workers=8)
+        assert len(mapping) == 600
+        assert mapping["bulk/0007.txt"].content_type == "text/plain"
+        wanted = ["bulk/0599.txt", "bulk/0000.txt", "bulk/0599.txt"]
+        assert mapping.get_many(wanted) == {
+            "bulk/0599.txt": b"value 599",
+            "bulk/0000.txt": b"value 0",
+        }
+        contents = mapping.get_many(list(values), progress=True)
+        assert contents == {key: value.encode() for key, value in values.items()}
+
+    def test_get_many_names_missing_key(self, mapping: ObjectMapping) -> None:
+        mapping["present"] = "1"
+        with pytest.raises(KeyError, match="absent"):
+            mapping.get_many(["present", "absent"])
+
+    def test_put_many_mixed_values(self, mapping: ObjectMapping) -> None:
+        mapping["source"] = "copied"
+        mapping.put_many([("bytes", b"b"), ("file", io.BytesIO(b"f")), ("copy", mapping["source"])])
+        assert mapping.get_many(["bytes", "file", "copy"]) == {
+            "bytes": b"b",
+            "file": b"f",
+            "copy": b"copied",
+        }
+
+    def test_put_many_rejects_bad_value_before_writing(self, mapping: ObjectMapping) -> None:
+        with pytest.raises(TypeError, match="None"):
+            mapping.put_many({"good": "1", "bad": None})
+        assert list(mapping) == []
+
+    def test_delete_many_skips_missing(self, mapping: ObjectMapping) -> None:
+        mapping.put_many({f"k{index}": "v" for index in range(30)})
+        mapping.delete_many([f"k{index}" for index in range(20)] + ["never-stored"])
+        assert sorted(mapping) == sorted(f"k{index}" for index in range(20, 30))
+
+    def test_copy_to_other_mapping(self, backend: Backend) -> None:
+        source = backend.make()()
+        target = backend.make()()
+        source.put_many({"keep/a.csv": "a", "keep/b/c.txt": "c", "skip.txt": "s"})
+        assert source.copy_to(target, "keep/") == 2
+        assert sorted(target) == ["keep/a.csv", "keep/b/c.txt"]
+        assert target["keep/a.csv"].content_type == "text/csv"
+        assert bytes(target["keep/b/c.txt"]) == b"c"
+
     # Copies
 
     def test_copy_within_and_across_buckets(self, backend: Backend) -> None:
