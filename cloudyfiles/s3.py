@@ -55,6 +55,8 @@ __all__ = ["S3Store", "factory"]
 logger = logging.getLogger(__name__)
 
 MIB = 1 << 20
+_ASYNC_REQUESTS_PER_WORKER = 8
+"""Requests in flight per bulk worker on obstore's event loop, where a request costs no thread."""
 _OBSTORE_MAX_RANGE = 8 * MIB
 """Largest range read through obstore; boto3 reads larger ones faster (see docs/benchmarks.md)."""
 _XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -293,7 +295,8 @@ class S3Store(Store):
         if fast is None or not fast.usable:
             return None
         direct = [key for key in keys if fast.can_address(key)]
-        contents = dict(zip(direct, fast.get_many_bytes(direct, concurrency), strict=True))
+        in_flight = concurrency * _ASYNC_REQUESTS_PER_WORKER
+        contents = dict(zip(direct, fast.get_many_bytes(direct, in_flight), strict=True))
         for key in keys:
             if key not in contents:  # keys that only boto3 sends literally
                 info = self.head(key)
@@ -308,7 +311,8 @@ class S3Store(Store):
         fast = self._fast
         if fast is None or not fast.usable:
             return False
-        fast.put_many_bytes([item for item in items if fast.can_address(item[0])], concurrency)
+        direct = [item for item in items if fast.can_address(item[0])]
+        fast.put_many_bytes(direct, concurrency * _ASYNC_REQUESTS_PER_WORKER)
         for key, data, content_type in items:
             if not fast.can_address(key):  # keys that only boto3 sends literally
                 self.put_bytes(key, data, content_type=content_type, metadata={})
