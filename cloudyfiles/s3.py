@@ -117,6 +117,11 @@ class S3Store(Store):
             multipart_chunksize=int(options.get("multipart_chunksize", 8 * MIB)),
             max_concurrency=4,
         )
+        # s3transfer holds up to this many parts in memory (10 by default), which with
+        # 8 MiB parts let one streamed upload grow by 120 MiB; with 2 a 256 MiB copy
+        # stays under 64 MiB (tests/test_s3.py). boto3's constructor does not take
+        # the setting, but its s3transfer base class reads the attribute.
+        self._transfer.max_in_memory_upload_chunks = 2
         from ._s3_obstore import choose_transport
 
         self.transport = choose_transport(options.get("transport", "auto"))

@@ -246,3 +246,44 @@ def test_clear_deletes_keys_with_control_characters(moto: Moto) -> None:
     d.update({"plain": "1", "bell\x07key": "2", "tab\tkey": "3"})
     d.clear()
     assert list(d) == []
+
+
+def test_cross_vendor_copy_memory_is_bounded(seaweedfs: SeaweedFS, tmp_path: Any) -> None:
+    # A 256 MiB copy from a local folder to S3 streams through the client; a fresh
+    # process measures its peak resident memory (VmHWM) before and after.
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    size, limit = 256 * 1024 * 1024, 64 * 1024 * 1024
+    with open(tmp_path / "big.bin", "wb") as handle:
+        for _ in range(size // (4 * 1024 * 1024)):
+            handle.write(os.urandom(4 * 1024 * 1024))
+    options = _options(seaweedfs)
+    bucket = f"s3-{next(_numbers)}"
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from cloudyfiles.local import factory as local_factory
+from cloudyfiles.s3 import factory as s3_factory
+
+def peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+
+source = local_factory({str(tmp_path)!r})()
+target = s3_factory({bucket!r}, create=True, **{options!r})()
+target["warm-up"] = source["big.bin"][:1024]
+before = peak()
+target["big.bin"] = source["big.bin"]
+print(json.dumps({{"growth": peak() - before, "size": target["big.bin"].size}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    assert measured["size"] == size
+    assert measured["growth"] < limit, measured
