@@ -379,7 +379,17 @@ def _to_bytes(value: Any) -> bytes | bytearray | memoryview:
         view = memoryview(value)  # numpy arrays, array.array and other buffers
     except TypeError:
         pass
+    except ValueError as error:  # a buffer that cannot be exported, such as datetime64
+        raise TypeError(
+            f"cannot store {type(value).__name__}: {error}; convert it to bytes first, "
+            "for example with .astype(...).tobytes() or str()"
+        ) from error
     else:
+        if "O" in view.format:
+            raise TypeError(
+                f"cannot store {type(value).__name__} of Python objects: its buffer holds "
+                "memory addresses, not data; serialise it first, for example with pickle"
+            )
         return view.cast("B") if view.contiguous and view.ndim <= 1 else view.tobytes()
     if isinstance(value, Iterator):
         raise TypeError(
@@ -402,7 +412,9 @@ def plain_bytes(value: Any) -> bytes | bytearray | memoryview | None:
 
 def _binary_stream(stream: Any, key: str) -> Any:
     """Return ``stream``, raising TypeError first when it is a text-mode file."""
-    if isinstance(stream, io.TextIOBase):
+    mode = getattr(stream, "mode", None)
+    text_mode = isinstance(mode, str) and bool(mode) and "b" not in mode
+    if isinstance(stream, io.TextIOBase) or text_mode:
         raise TypeError(
             f"cannot store a text-mode file under {key!r}: open it in binary mode "
             "(open(path, 'rb')) or pass its text as a str"

@@ -404,7 +404,12 @@ class RemoteObject(io.BufferedIOBase):
         # Split whole windows at C speed and hand out their lines with `yield from`,
         # which costs no Python statement per line; readline only joins a line
         # across windows. While a batch is out, its position is computed on demand.
-        while self._pos < self.size:
+        while True:
+            # Another iterator of this object may hold a batch: take over from where
+            # it stands, as iterators of one file share its position.
+            self._check_open()
+            if self._pos >= self.size:
+                return
             offset = self._ensure_window(self._block_size)
             window = self._window[offset:] if offset else self._window
             if b"\r" in window:
@@ -417,8 +422,7 @@ class RemoteObject(io.BufferedIOBase):
             self._lines = batch
             yield from batch.iterator
             if self._lines is not batch:
-                self._check_open()  # closed meanwhile, or a read or seek took over
-                continue
+                continue  # closed meanwhile, or a read, seek or other iterator took over
             self._lines = None
             self._pos = batch.end
             if partial:

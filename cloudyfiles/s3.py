@@ -392,7 +392,7 @@ class S3Store(Store):
         extra = {"ContentType": content_type, "Metadata": dict(metadata)}
         with _translated(self.url(key)):
             self.client.upload_fileobj(
-                stream, self.bucket, key, ExtraArgs=extra, Config=self._transfer
+                _KeepOpen(stream), self.bucket, key, ExtraArgs=extra, Config=self._transfer
             )
         return self.head(key)
 
@@ -647,6 +647,23 @@ def _translated(url: str, *, changed: bool = False, exists: bool = False) -> Ite
         if isinstance(cause, _SDK_ERRORS) and not isinstance(error, CloudyError):
             raise translate_error(cause, url, changed=changed, exists=exists) from error
         raise
+
+
+class _KeepOpen:
+    """The caller's stream as s3transfer sees it: reads pass through, close does not.
+
+    s3transfer closes the file object of a small upload, which would leave the
+    caller's file closed after ``d[key] = f`` on S3 alone.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def close(self) -> None:
+        pass
 
 
 class _TranslatedStream:

@@ -329,6 +329,35 @@ class MappingConformance:
         mapping["strided"] = numpy.arange(10, dtype="uint8")[::2]
         assert bytes(mapping["strided"]) == bytes([0, 2, 4, 6, 8])
 
+    def test_file_value_stays_open(self, mapping: ObjectMapping) -> None:
+        source = io.BytesIO(b"abc")
+        mapping["k"] = source
+        assert not source.closed
+        source.seek(0)
+        mapping["again"] = source
+        assert bytes(mapping["again"]) == b"abc"
+
+    def test_two_iterators_share_position(self, mapping: ObjectMapping) -> None:
+        mapping["k"] = b"one\ntwo\nthree\n"
+        value, reference = mapping["k"], io.BytesIO(b"one\ntwo\nthree\n")
+        first, second = iter(value), iter(value)
+        expected_first, expected_second = iter(reference), iter(reference)
+        assert next(first) == next(expected_first)
+        assert next(second) == next(expected_second)
+        assert next(first) == next(expected_first)
+        assert value.tell() == reference.tell()
+        value.close()
+        with pytest.raises(ValueError, match="closed"):
+            next(second)
+
+    def test_unstorable_buffers_raise_type_error(self, mapping: ObjectMapping) -> None:
+        numpy = pytest.importorskip("numpy")
+        with pytest.raises(TypeError, match="pickle"):
+            mapping["objects"] = numpy.array([1, "a"], dtype=object)
+        with pytest.raises(TypeError, match="bytes first"):
+            mapping["dates"] = numpy.array(["2020-01-01"], dtype="M8[D]")
+        assert list(mapping) == []
+
     def test_iterators_and_text_files_raise_type_error(
         self, mapping: ObjectMapping, tmp_path: Any
     ) -> None:
@@ -340,6 +369,10 @@ class MappingConformance:
             mapping["text"] = text_file
         with pytest.raises(TypeError, match="binary mode"):
             mapping["string-io"] = io.StringIO("text")
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w+") as wrapped, pytest.raises(TypeError, match="'rb'"):
+            mapping["temporary"] = wrapped
         assert list(mapping) == []
 
     def test_copy_onto_itself(self, mapping: ObjectMapping) -> None:
