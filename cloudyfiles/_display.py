@@ -539,7 +539,7 @@ class _PartialJSON:
 
     def string(self, index: int) -> tuple[str, int]:
         try:
-            return json.decoder.scanstring(self.text, index)  # type: ignore[no-any-return]
+            return json.decoder.scanstring(self.text, index)  # type: ignore[attr-defined,no-any-return]
         except json.JSONDecodeError:
             raise _Cut() from None
 

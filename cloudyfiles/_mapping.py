@@ -12,7 +12,7 @@ from collections.abc import (
     MutableMapping,
     ValuesView,
 )
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar, cast
 
 from . import _bulk
 from ._store import ListPage, ObjectInfo, Store, guess_content_type
@@ -238,7 +238,7 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
             )
         else:
             info = self.store.put_stream(
-                full, source.open(), content_type=content_type, metadata=metadata
+                full, cast(IO[bytes], source.open()), content_type=content_type, metadata=metadata
             )
         return self._object(info)
 

@@ -119,7 +119,13 @@ class ObstoreTransport:
             provider = None
         else:
             provider = self._provide_credentials
-        self.store = ObstoreS3Store(owner.bucket, credential_provider=provider, **config)
+        # obstore's stubs type the provider as a Protocol and the config as TypedDicts;
+        # the plain callable and dict match them at run time.
+        self.store = ObstoreS3Store(
+            owner.bucket,
+            credential_provider=provider,  # type: ignore[arg-type]
+            **config,
+        )
         self.usable = self._credentials is not None or bool(options.get("anonymous"))
 
     def _provide_credentials(self) -> dict[str, Any]:
@@ -212,7 +218,8 @@ class ObstoreTransport:
         options = self._get_options(info)
         options["range"] = (start, stop)
         with self._translated(self._owner.url(info.key), changed=True):
-            return bytes(self._obstore.get(self.store, info.key, options=options).bytes())
+            result = self._obstore.get(self.store, info.key, options=options)  # type: ignore[arg-type]
+            return bytes(result.bytes())
 
     def open_stream(self, info: ObjectInfo, start: int) -> _ObstoreStream:
         options = self._get_options(info)
@@ -220,7 +227,7 @@ class ObstoreTransport:
             options["range"] = {"offset": start}
         url = self._owner.url(info.key)
         with self._translated(url, changed=True):
-            result = self._obstore.get(self.store, info.key, options=options)
+            result = self._obstore.get(self.store, info.key, options=options)  # type: ignore[arg-type]
         return _ObstoreStream(self, result.stream(min_chunk_size=_STREAM_CHUNK), url)
 
     def put_bytes(

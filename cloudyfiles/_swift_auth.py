@@ -225,7 +225,7 @@ def keystone_session(auth: SwiftAuth, timeout: float | None, verify: Any) -> Any
         plugin = _rackspace_api_key_plugin(v2)(auth.auth_url, auth.username, auth.api_key)
     elif auth.auth_version == "2":
         plugin = v2.Password(
-            auth.auth_url,
+            auth.auth_url,  # type: ignore[arg-type]  # _check_auth requires it
             username=auth.username,
             password=auth.password,
             tenant_name=auth.project_name,
@@ -233,9 +233,9 @@ def keystone_session(auth: SwiftAuth, timeout: float | None, verify: Any) -> Any
         )
     else:
         plugin = v3.Password(
-            auth.auth_url,
+            auth.auth_url,  # type: ignore[arg-type]  # _check_auth requires it
             username=auth.username,
-            password=auth.password,
+            password=auth.password,  # type: ignore[arg-type]
             project_name=auth.project_name,
             project_id=auth.project_id,
             user_domain_name=auth.user_domain_name,

@@ -110,7 +110,11 @@ class _BackoffRetry(ExponentialRetry):  # type: ignore[misc]
     """
 
     def __init__(self, total: int, backoff: float, backoff_max: float) -> None:
-        super().__init__(initial_backoff=backoff, retry_total=total, random_jitter_range=0)
+        super().__init__(
+            initial_backoff=backoff,  # type: ignore[arg-type]  # the SDK computes with floats
+            retry_total=total,
+            random_jitter_range=0,
+        )
         self.backoff = backoff
         self.backoff_max = backoff_max
 

@@ -6,6 +6,7 @@ import collections
 import io
 import itertools
 import logging
+import operator
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -592,7 +593,7 @@ class _LineBatch:
 
     def position(self) -> int:
         """Return the file position after the lines handed out so far."""
-        handed_out = len(self.lines) - self.iterator.__length_hint__()
+        handed_out = len(self.lines) - operator.length_hint(self.iterator)
         if self._offsets is None:
             self._offsets = [0, *itertools.accumulate(map(len, self.lines))]
         return self.start + self._offsets[handed_out]

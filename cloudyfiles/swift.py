@@ -861,6 +861,7 @@ def _http_date(value: str | None) -> datetime.datetime | None:
 
 def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     timestamp = headers.get("x-timestamp")
+    modified: datetime.datetime | None
     if timestamp:
         modified = datetime.datetime.fromtimestamp(float(timestamp), datetime.timezone.utc)
     else:
@@ -1037,7 +1038,13 @@ def _translated(
     except CloudyError:
         raise  # TransientError is a ConnectionError too
     except _SDK_ERRORS as error:
-        raise translate_error(error, url, changed=changed, exists=exists, bucket=bucket) from error
+        raise translate_error(
+            error,  # type: ignore[arg-type]  # every type in _SDK_ERRORS is an Exception
+            url,
+            changed=changed,
+            exists=exists,
+            bucket=bucket,
+        ) from error
 
 
 class _SwiftStream:
