@@ -223,7 +223,7 @@ class ObjectMapping(MutableMapping[str, RemoteObject]):
             and content_type is None
             and metadata is None
         ):
-            return source.open()  # d[k] = d[k]: the object already holds these contents
+            return source.open()  # d[k] = d[k]: the object already contains these contents
         if source._data is None and self.store.can_copy_from(source.store):
             logger.debug("server-side copy %s -> %s", source.url, self.store.url(full))
             info = self.store.copy_from(

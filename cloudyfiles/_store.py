@@ -77,7 +77,7 @@ class Store(abc.ABC):
     scheme: ClassVar[str]
     """URL scheme of the backend, such as ``s3``."""
     max_key_bytes: ClassVar[int] = 1024
-    """Longest object name the vendor accepts, in UTF-8 bytes."""
+    """Maximum object name length the vendor accepts, in UTF-8 bytes."""
     literal_slashes: ClassVar[bool] = True
     """Whether keys with leading, trailing or doubled ``/`` are stored literally."""
     dot_segments: ClassVar[bool] = True
@@ -93,7 +93,7 @@ class Store(abc.ABC):
     page_limit: ClassVar[int] = 1000
     """Largest listing page the vendor returns."""
     delete_batch: ClassVar[int] = 1000
-    """Most keys that one batched delete request removes."""
+    """Maximum number of keys that one batched delete request removes."""
     process_shared: ClassVar[bool] = True
     """Whether another process that reopens the store sees the same objects."""
 

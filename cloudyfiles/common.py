@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BLOCK_SIZE = 1 << 20
 """Bytes fetched by one range request when a read starts somewhere new."""
 LOOKUP_BYTES = 64 * 1024
-"""Most bytes that a key lookup fetches along with the metadata, when the store can."""
+"""Maximum number of bytes that a key lookup fetches along with the metadata."""
 DEFAULT_READAHEAD = 2
 """Chunks that a background thread downloads ahead of a sequential reader."""
 
@@ -39,7 +39,7 @@ class RemoteObject(io.BufferedIOBase):
     background thread, once the reads turn out sequential. Memory stays bounded by
     about ``block_size * (readahead + 2)``.
 
-    Every read asks for the version seen when the object was looked up; when the
+    Every read requests the version seen when the object was looked up; when the
     object has been overwritten since, reads raise :class:`~cloudyfiles.errors.ObjectChangedError`
     instead of mixing bytes of two versions.
     """
@@ -130,7 +130,7 @@ class RemoteObject(io.BufferedIOBase):
 
     @property
     def store(self) -> Store:
-        """The store that holds the object."""
+        """The store that contains the object."""
         return self._store
 
     @property
@@ -403,11 +403,11 @@ class RemoteObject(io.BufferedIOBase):
 
     def _iter_lines(self) -> Iterator[bytes]:
         # Split whole windows at C speed and hand out their lines with `yield from`,
-        # which costs no Python statement per line; readline only joins a line
+        # which costs no Python statement per line. readline only joins a line
         # across windows. While a batch is out, its position is computed on demand.
         while True:
-            # Another iterator of this object may hold a batch: take over from where
-            # it stands, as iterators of one file share its position.
+            # Another iterator of this object may have a batch out. Take over from its
+            # position, because iterators of one file share the file position.
             self._check_open()
             if self._pos >= self.size:
                 return

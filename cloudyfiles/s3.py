@@ -212,7 +212,7 @@ class S3Store(Store):
             self._check_bucket(key)
             raise
         if found is None:
-            # A zero-byte object answers a ranged GET with 416; a HEAD describes it.
+            # S3 rejects a ranged GET of a zero-byte object with 416, so a HEAD describes it.
             return self.head(key), b""
         info, data = found
         if info.content_type == "application/x-directory" and key.endswith("/"):
@@ -241,8 +241,8 @@ class S3Store(Store):
     def _check_bucket(self, key: str) -> None:
         """Raise BucketNotFoundError when a 404 came from a missing bucket.
 
-        A HEAD or ranged GET answers 404 without saying whether the key or the
-        bucket is missing, so the first miss of a store asks once.
+        A HEAD or ranged GET returns 404 without saying whether the key or the
+        bucket is missing, so the first miss of a store sends one HEAD of the bucket.
         """
         if self._bucket_checked:
             return
@@ -264,7 +264,7 @@ class S3Store(Store):
             self._check_bucket(key)
             raise
         if response.get("ContentType") == "application/x-directory" and key.endswith("/"):
-            # SeaweedFS answers a HEAD of "p/" for the folder of keys below it;
+            # SeaweedFS returns 200 to a HEAD of "p/" for the folder of keys below it;
             # S3 has no folders, so no object is stored under that key.
             raise KeyNotFoundError(f"{self.url(key)} not found")
         return _info_from_response(key, response)
@@ -650,7 +650,7 @@ def _translated(url: str, *, changed: bool = False, exists: bool = False) -> Ite
 
 
 class _KeepOpen:
-    """The caller's stream as s3transfer sees it: reads pass through, close does not.
+    """The caller's stream as passed to s3transfer: reads pass through, close does not.
 
     s3transfer closes the file object of a small upload, which would leave the
     caller's file closed after ``d[key] = f`` on S3 alone.

@@ -304,7 +304,8 @@ def test_stream_from_offset_is_one_request(fake_gcs: FakeGCS) -> None:
         finally:
             stream.close()
         (record,) = proxy.stats.records
-        assert record.method == "GET" and f"generation={info.version}" in record.path
+        assert record.method == "GET"
+        assert f"generation={info.version}" in record.path
 
 
 def test_every_listing_request_sends_a_page_size(fake_gcs: FakeGCS) -> None:
